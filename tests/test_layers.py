@@ -186,3 +186,18 @@ def test_a_partition_range_runs_as_one_run_and_writes_each_partition(settings, i
         dg.AssetKey(["transformed", "testco", "claims"]), ["2025-03-02", "2025-03-03", "2025-03-04"], assets.partitions_def
     )
     assert set(status.values()) == {dg.AssetPartitionStatus.MATERIALIZED}
+
+
+def test_an_adhoc_feed_ingests_each_delivery_as_its_own_partition(settings, instance):
+    write_spec(
+        settings, "testco", "claims",
+        CLAIMS.replace("cadence: daily", "cadence: adhoc").replace('"claims_{date:%Y%m%d}.csv"', '"drop_*.csv"'),
+    )
+    deliver(settings, "testco", "drop_history.csv", "CLAIM,MEMBER,SVC_DT,AMOUNT,UNITS\nH1,M1,20240101,1.00,1\nH2,M2,20240102,2.00,1\n")
+    deliver(settings, "testco", "drop_2025_03.csv", "CLAIM,MEMBER,SVC_DT,AMOUNT,UNITS\nI1,M1,20250301,3.00,1\n")
+    _, assets = feed_def(settings, "testco", "claims")
+    instance.add_dynamic_partitions("testco__claims__deliveries", ["drop_history.csv", "drop_2025_03.csv"])
+    assert materialize(assets, instance, partition="drop_history.csv").success
+    assert materialize(assets, instance, partition="drop_2025_03.csv").success
+    counts = dict(table(DeltaLake(root=settings.lake_root), "transformed").group_by("_partition").len().rows())
+    assert counts == {"drop_history.csv": 2, "drop_2025_03.csv": 1}
