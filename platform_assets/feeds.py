@@ -14,13 +14,12 @@ from platform_assets.coercion import polars_type
 from platform_assets.layers import LANDED_SCHEMA, asset_key, run_landed, run_raw, run_transformed
 from platform_assets.partitions import partitions_for, selection_of
 from platform_assets.readers import FILE_COLUMN, LINE_COLUMN
-from platform_assets.spec import Priority, SourceSpec
+from platform_assets.spec import SourceSpec
 from resources.lake import PARTITION_COLUMN
 
 LAYERS = ("landed", "raw", "transformed")
 # Waiting on blocking checks too: plain eager() re-runs a child after its parent's check failed.
 AUTOMATION = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
-RUN_PRIORITY = {Priority.low: -1, Priority.normal: 0, Priority.high: 5, Priority.critical: 10}
 
 
 class BlockingCheckFailed(Exception):
@@ -41,9 +40,8 @@ def build_feed(loaded: LoadedSpec) -> dg.AssetsDefinition:
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         required_resource_keys={"lake", "landing"},
-        op_tags={"dagster/priority": str(RUN_PRIORITY[spec.priority])},
     )
-    def feed(context):  # noqa: ANN001, ANN202 - annotations cost ~0.3 ms per feed at load time
+    def feed(context):  # noqa: ANN001, ANN202 - Dagster resolves annotations per op: costly with thousands of feeds
         yield from _execute(context, spec, partitions_def, checks)
 
     return feed
