@@ -30,15 +30,19 @@ def describe(defs: dg.Definitions) -> dict:
             "partition_start": getattr(partitions, "start", None) and partitions.start.strftime("%Y-%m-%d"),
             "cron": getattr(partitions, "cron_schedule", None),
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
-            "automation": node.automation_condition.get_label() or type(node.automation_condition).__name__
-            if node.automation_condition
-            else None,
+            "automation": _label(node.automation_condition),
             "checks": sorted(
                 f"{c.name}{' (blocking)' if graph.get(c).blocking else ''}" for c in node.check_keys
             ),
             "columns": [c.name for c in schema.columns] if schema else [],
         }
     return out
+
+
+def _label(condition: dg.AutomationCondition | None) -> str | None:
+    if condition is None:
+        return None
+    return condition.get_label() or f" {condition.name} ".join(_label(c) for c in condition.children)
 
 
 def test_asset_graph_matches_the_reviewed_snapshot():
