@@ -10,7 +10,7 @@ from platform_assets.spec import ColumnType, DriftPolicy, SourceSpec
 
 # Source types each declared type can be read from without a change of meaning.
 _COMPATIBLE = {
-    ColumnType.string: ("str", "cat", "enum"),
+    ColumnType.string: ("str", "cat", "enum", "int", "uint"),
     ColumnType.integer: ("int", "uint", "str"),
     ColumnType.decimal: ("decimal", "int", "uint", "float", "str"),
     ColumnType.float: ("float", "decimal", "int", "uint", "str"),

@@ -25,10 +25,10 @@ def read_sas(spec: SourceSpec, path: Path, name: str) -> Reading:
         variant = "xpt" if name.lower().endswith((".xpt", ".xport")) else "sas7bdat"
     reader = pyreadstat.read_xport if variant == "xpt" else pyreadstat.read_sas7bdat
     try:
-        _, meta = reader(str(path), metadataonly=True)
+        _, meta = reader(str(path), metadataonly=True, output_format="polars")
     except Exception as exc:  # pyreadstat raises its own and ReadstatError types
         raise DeliveryError(name, None, f"not a readable SAS {variant} file ({type(exc).__name__}: {str(exc)[:160]})", "ask the provider to re-send the file") from None
-    types = {n: _kind(meta.readstat_variable_types.get(n), meta.original_variable_types.get(n, "")) for n in meta.column_names}
+    types = {n: _kind(meta.readstat_variable_types.get(n), meta.original_variable_types.get(n) or "") for n in meta.column_names}
     drift = compare(spec, list(meta.column_names), types)
     fill = set(enforce(spec, drift, name))
     schema = string_schema(spec)
@@ -36,8 +36,8 @@ def read_sas(spec: SourceSpec, path: Path, name: str) -> Reading:
 
     def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
         line = 1
-        for chunk, _ in pyreadstat.read_file_in_chunks(reader, str(path), chunksize=batch_size or BATCH, usecols=wanted):
-            frame = pl.from_pandas(chunk) if not isinstance(chunk, pl.DataFrame) else chunk
+        for chunk, _ in pyreadstat.read_file_in_chunks(reader, str(path), chunksize=batch_size or BATCH, usecols=wanted, output_format="polars"):
+            frame = chunk
             yield pl.DataFrame(
                 {
                     LINE_COLUMN: pl.int_range(line, line + frame.height, eager=True),
