@@ -32,15 +32,19 @@ def read_json(spec: SourceSpec, path: Path, name: str) -> Reading:
         )
 
     def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
-        records = _ndjson(path) if fmt.kind == "ndjson" else _document(fmt, path, name)
+        records = _ndjson(path, name) if fmt.kind == "ndjson" else _document(fmt, path, name)
         yield from _batches(spec, fmt, records, schema, batch_size or BATCH)
 
     return Reading(register_io_source(source, schema=schema), SchemaDrift())
 
 
-def _ndjson(path: Path) -> Iterator[tuple[int, object, str | None]]:
-    with path.open("r", encoding="utf-8", newline="") as lines:
-        for number, text in enumerate(lines, start=1):
+def _ndjson(path: Path, name: str) -> Iterator[tuple[int, object, str | None]]:
+    with path.open("rb") as lines:
+        for number, data in enumerate(lines, start=1):
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DeliveryError(name, number, "a byte is not valid UTF-8", "fix the file's encoding (NDJSON is UTF-8)") from None
             if not text.strip():
                 continue
             try:
@@ -53,6 +57,8 @@ def _document(fmt: JsonFormat, path: Path, name: str) -> Iterator[tuple[int, obj
     try:
         with path.open("r", encoding="utf-8") as f:
             document = json.load(f)
+    except UnicodeDecodeError:
+        raise DeliveryError(name, None, "a byte is not valid UTF-8", "fix the file's encoding (JSON is UTF-8)") from None
     except json.JSONDecodeError as exc:
         raise DeliveryError(name, exc.lineno, f"the JSON is malformed ({exc.msg})", "ask the provider to re-send a valid document") from None
     records = _at(document, fmt.record_path)

@@ -57,6 +57,8 @@ def unpack(spec: SourceSpec, path: Path, name: str, workdir: Path) -> list[Plain
         with _opener(compression, path) as source:
             _copy_limited(source, target, packaging, path.stat().st_size, name, compression)
         files = [PlainFile(target, name)]
+    for plain in files:
+        _check_content(spec, plain)
     return [_text_ready(spec, f, workdir) for f in files]
 
 
@@ -65,7 +67,35 @@ def _opener(compression: str, path: Path) -> BinaryIO:
         return gzip.open(path, "rb")
     if compression == "bzip2":
         return bz2.open(path, "rb")
-    return zstandard.ZstdDecompressor().stream_reader(path.open("rb"), closefd=True)
+    return _ZstdReader(path)
+
+
+class _ZstdReader:
+    """zstd frames decompressed chunk by chunk; unlike zstandard's stream_reader, a truncated last
+    frame is an error instead of a silently short file."""
+
+    def __init__(self, path: Path):
+        self._file = path.open("rb")
+        self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+
+    def read(self, size: int) -> bytes:
+        while chunk := self._file.read(size):
+            out = self._decompressor.decompress(chunk)
+            if self._decompressor.eof and self._decompressor.unused_data:
+                rest = self._decompressor.unused_data
+                self._decompressor = zstandard.ZstdDecompressor().decompressobj()
+                out += self._decompressor.decompress(rest)
+            if out:
+                return out
+        if not self._decompressor.eof:
+            raise EOFError("the zstd stream ended inside a frame")
+        return b""
+
+    def __enter__(self) -> _ZstdReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
 
 
 def _copy_limited(source: BinaryIO, target: Path, packaging: Packaging, packed: int, name: str, what: str) -> None:
@@ -147,6 +177,26 @@ def _decrypt(packaging: Packaging, path: Path, name: str, workdir: Path) -> Path
             "check that the file was encrypted to the key in the spec's pgp_key_env and is complete",
         )
     return target
+
+
+_MAGIC = {
+    b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd", b"PK\x03\x04": "zip",
+    b"\xff\xfe": "UTF-16", b"\xfe\xff": "UTF-16",
+}
+
+
+def _check_content(spec: SourceSpec, plain: PlainFile) -> None:
+    """Refuse empty content and content that is still compressed or UTF-16 (readers would misparse it)."""
+    with plain.path.open("rb") as f:
+        head = f.read(4)
+    if not head:
+        raise DeliveryError(plain.name, None, "the unpacked file is empty", "ask the provider to re-send the delivery")
+    kind = next((k for magic, k in _MAGIC.items() if head.startswith(magic)), None)
+    if kind is not None and spec.format.kind in ("csv", "fixed_width", "json", "ndjson"):
+        raise DeliveryError(
+            plain.name, None, f"the content is {kind} data, not the declared text / format",
+            "declare format.packaging.compression (or the encoding) to match, or ask the provider for the agreed format",
+        )
 
 
 def _text_ready(spec: SourceSpec, plain: PlainFile, workdir: Path) -> PlainFile:
