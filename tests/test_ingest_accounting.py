@@ -11,6 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from platform_assets.coercion import TRIM_CHARS
 from tests.ingest_support import ingest_file, spec_of
 
 SPEC = spec_of("""
@@ -54,4 +55,4 @@ def test_no_delivered_row_is_ever_lost(rows):
     assert records == list(range(2, len(rows) + 2))
     expected_valid = [i + 2 for i, (ok, _) in enumerate(rows) if ok]
     assert raw["_line"].to_list() == expected_valid
-    assert raw["NOTE"].to_list() == [(r[1].strip() or None) for ok, r in rows if ok]
+    assert raw["NOTE"].to_list() == [(r[1].strip(TRIM_CHARS) or None) for ok, r in rows if ok]
