@@ -107,10 +107,12 @@ def mark_rows(spec: SourceSpec, strings: pl.LazyFrame) -> pl.LazyFrame:
 
 def valid_rows(spec: SourceSpec, marked: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame | pl.DataFrame:
     """Rows without a failure: platform columns and the declared columns with their declared types."""
-    platform_cols = _platform_columns(marked)
-    return marked.filter(pl.col(REASONS).is_null()).select(
-        *platform_cols, *[pl.col(_TYPED + c.name).cast(polars_type(c)).alias(c.name) for c in spec.columns]
-    )
+    return marked.filter(pl.col(REASONS).is_null()).select(valid_columns(spec, marked))
+
+
+def valid_columns(spec: SourceSpec, marked: pl.LazyFrame | pl.DataFrame) -> list[pl.Expr]:
+    """The columns of a valid row, selected from a marked frame."""
+    return [*_platform_columns(marked), *[pl.col(_TYPED + c.name).cast(polars_type(c)).alias(c.name) for c in spec.columns]]
 
 
 def rejected_rows(spec: SourceSpec, marked: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame | pl.DataFrame:

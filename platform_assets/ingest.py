@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from platform_assets.coercion import mark_rows, rejected_rows, valid_rows
+from platform_assets.coercion import REASONS, mark_rows, rejected_rows, valid_columns, valid_rows
 from platform_assets.errors import DeliveryError
 from platform_assets.formats import open_delivery
 from platform_assets.formats.frames import FILE_COLUMN, LINE_COLUMN, string_schema
@@ -87,13 +87,15 @@ def _valid_batches(
                 )
                 for batch in _batches(marked, plain.name, plain.path, spec):
                     tally.rows_in += batch.height
-                    rejected = rejected_rows(spec, batch)
-                    if rejected.height:
+                    bad = batch.height - batch[REASONS].null_count()
+                    if bad:
+                        rejected = rejected_rows(spec, batch)
                         tally.rows_quarantined += rejected.height
                         tally.by_rule.update(f"{c}:{r}" for c, r in rejected.select("column", "rule").iter_rows())
                         _sample(tally, rejected, phi)
                         spool.write_table(rejected.to_arrow().cast(q_schema))
-                    good = valid_rows(spec, batch)
+                    # Most batches have no rejected row: skip the filter's copy then.
+                    good = valid_rows(spec, batch) if bad else batch.select(valid_columns(spec, batch))
                     if good.height:
                         yield from good.to_arrow().cast(raw_schema).to_batches()
 

@@ -155,8 +155,8 @@ class DeltaLake(dg.ConfigurableResource):
             nonlocal written
             try:
                 for batch in batches:
-                    frame = pl.from_arrow(batch)
-                    outside = frame.filter(~selection.expr()).height if frame.height else 0
+                    partitions = pl.DataFrame([pl.from_arrow(batch.column(PARTITION_COLUMN)).alias(PARTITION_COLUMN)])
+                    outside = partitions.filter(~selection.expr()).height if batch.num_rows else 0
                     if outside:
                         raise ValueError(
                             f"{self.table_uri(key)}: {outside} rows have a {PARTITION_COLUMN} outside {selection}; "
