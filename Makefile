@@ -10,6 +10,7 @@ export DAGSTER_HOME ?= $(CARELAKE_HOME)/dagster_home
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	command -v gpg >/dev/null || (apt-get update && apt-get install -y gnupg)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'

@@ -11,11 +11,12 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from platform_assets.coercion import split_rows, to_transformed
-from platform_assets.errors import DeliveryError, MissingDeliveryError
+from platform_assets.coercion import to_transformed
+from platform_assets.errors import MissingDeliveryError
+from platform_assets.ingest import ingest
 from platform_assets.partitions import window_of
 from platform_assets.patterns import compile_pattern
-from platform_assets.readers import FILE_COLUMN, LINE_COLUMN, read_delivery
+from platform_assets.readers import LINE_COLUMN
 from platform_assets.spec import Cadence, SourceSpec
 from resources.lake import PARTITION_COLUMN, DeltaLake, PartitionSelection
 from resources.landing import LocalLanding
@@ -97,37 +98,24 @@ def run_landed(
 
 
 def run_raw(spec: SourceSpec, selection: PartitionSelection, lake: DeltaLake) -> LayerResult:
-    """Parse and type every landed file of the partitions; failing rows go to quarantine."""
+    """Parse and type every landed file of the partitions as a stream; failing rows go to quarantine."""
     manifest = lake.read(asset_key("landed", spec), selection)
     if manifest.is_empty():
         raise MissingDeliveryError(f"{spec.key}: nothing landed for {selection}; materialize the landed asset first")
-    valid_parts, rejected_parts, rows_in = [], [], 0
-    for file in manifest.sort(PARTITION_COLUMN, "file_name").iter_rows(named=True):
-        strings = read_delivery(spec, Path(file["lake_path"]), file["file_name"]).with_columns(
-            pl.lit(file[PARTITION_COLUMN]).alias(PARTITION_COLUMN), pl.lit(file["file_name"]).alias(FILE_COLUMN)
-        )
-        valid, rejected = split_rows(spec, strings)
-        try:
-            valid_df, rejected_df = pl.collect_all([valid, rejected])
-        except pl.exceptions.PolarsError as exc:
-            raise DeliveryError(
-                file["file_name"], None, f"the file cannot be parsed as {spec.format.kind} ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0][:200]})", f"compare the file with the format section of sources/{spec.key}.yaml"
-            ) from None
-        rows_in += valid_df.height + rejected_df.height
-        valid_parts.append(valid_df)
-        rejected_parts.append(rejected_df)
-    raw = pl.concat(valid_parts, how="vertical")
-    quarantine = pl.concat(rejected_parts, how="vertical")
-    lake.replace(asset_key("raw", spec), raw, selection)
-    lake.replace(quarantine_key(spec), quarantine, selection)
-    rule_counts = quarantine.group_by("column", "rule").len().sort("column", "rule").iter_rows()
+    files = [
+        (f[PARTITION_COLUMN], f["file_name"], Path(f["lake_path"]))
+        for f in manifest.sort(PARTITION_COLUMN, "file_name").iter_rows(named=True)
+    ]
+    tally = ingest(spec, files, selection, lake, asset_key("raw", spec).path, quarantine_key(spec))
     return LayerResult(
-        raw.height,
+        tally.rows_raw,
         {
-            "rows_in": rows_in,
-            "rows_quarantined": quarantine.height,
-            "quarantine_by_rule": dg.MetadataValue.json({f"{c}:{r}": n for c, r, n in rule_counts}),
+            "rows_in": tally.rows_in,
+            "rows_raw": tally.rows_raw,
+            "rows_quarantined": tally.rows_quarantined,
+            "quarantine_by_rule": dg.MetadataValue.json(dict(sorted(tally.by_rule.items()))),
+            "quarantine_sample_masked": dg.MetadataValue.json(tally.sample),
+            "schema_drift": dg.MetadataValue.json(tally.drift),
             "files": manifest.height,
         },
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +140,55 @@ class DeltaLake(dg.ConfigurableResource):
             # delta-rs previews offending rows in its messages: strip them, they may hold PHI.
             raise RuntimeError(f"{self.table_uri(key)}: Delta write failed: {_PREVIEW.sub('(rows withheld)', str(exc))}") from None
         return frame.height
+
+    def replace_stream(
+        self, key: dg.AssetKey | Sequence[str], schema: pa.Schema, batches: Iterable[pa.RecordBatch], selection: PartitionSelection
+    ) -> int:
+        """`replace` for data that does not fit in memory: batches are streamed into one atomic commit.
+
+        Each batch is checked against the selection as it passes; an exception raised by the batch
+        source aborts the write (nothing is committed) and is re-raised unchanged.
+        """
+        written, failure = 0, []
+
+        def guarded() -> Iterator[pa.RecordBatch]:
+            nonlocal written
+            try:
+                for batch in batches:
+                    partitions = pl.DataFrame([pl.from_arrow(batch.column(PARTITION_COLUMN)).alias(PARTITION_COLUMN)])
+                    outside = partitions.filter(~selection.expr()).height if batch.num_rows else 0
+                    if outside:
+                        raise ValueError(
+                            f"{self.table_uri(key)}: {outside} rows have a {PARTITION_COLUMN} outside {selection}; "
+                            "the writer must only produce rows for the partitions it was asked for"
+                        )
+                    written += batch.num_rows
+                    yield batch
+            except BaseException as exc:
+                failure.append(exc)
+                raise
+
+        try:
+            write_deltalake(
+                self.table_uri(key),
+                pa.RecordBatchReader.from_batches(schema, guarded()),
+                mode="overwrite",
+                predicate=selection.predicate(),
+                partition_by=[PARTITION_COLUMN],
+                storage_options=self.storage_options or None,
+            )
+        except Exception as exc:
+            if failure:
+                raise failure[0] from None
+            if isinstance(exc, CommitFailedError):
+                raise LakeWriteConflict(
+                    f"{self.table_uri(key)}: another run committed to {selection} concurrently; "
+                    "re-materialize the partition once that run has finished"
+                ) from exc
+            if isinstance(exc, DeltaError):
+                raise RuntimeError(f"{self.table_uri(key)}: Delta write failed: {_PREVIEW.sub('(rows withheld)', str(exc))}") from None
+            raise
+        return written
 
     def scan(self, key: dg.AssetKey | Sequence[str], selection: PartitionSelection) -> pl.LazyFrame:
         """Lazily read the selected partitions of a table; raises if the table was never written."""

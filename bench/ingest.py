@@ -1,0 +1,171 @@
+"""Raw ingestion throughput and memory, against polars' own CSV -> Parquet ceiling on the same file.
+
+    .venv/bin/python bench/ingest.py                 # 1 GB and 2 GB CSV + fixed-width (default)
+    .venv/bin/python bench/ingest.py --sizes 1 2 4   # sizes in GB
+
+For each size a feed with 12 columns (dates, money, two PHI columns) is generated into a temp
+folder, then each measurement runs in its own process (so peak RSS is its own):
+  ceiling: pl.scan_csv(file).sink_parquet(...)   (fixed width: line scan + str.slice, sink_parquet)
+  ours:    platform_assets.ingest.ingest(...)     (unpack checks, parse, validate, coerce,
+                                                   quarantine split, two Delta commits)
+and prints throughput, the ratio ours / ceiling, and peak RSS. Everything is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SPEC_COLUMNS = """
+columns:
+  - {name: CLAIM_ID, nullable: false}
+  - {name: MEMBER_ID, nullable: false, phi: member_id}
+  - {name: MEMBER_NAME, phi: name}
+  - {name: SVC_DT, type: date, input_format: "%Y%m%d"}
+  - {name: PAID_DT, type: date, input_format: "%Y%m%d"}
+  - {name: BILLED, type: decimal, precision: 12, scale: 2}
+  - {name: PAID, type: decimal, precision: 12, scale: 2}
+  - {name: UNITS, type: integer}
+  - {name: DX_CODE}
+  - {name: PROC_CODE}
+  - {name: NPI}
+  - {name: IN_NETWORK, type: boolean}
+"""
+# name, width in the fixed-width layout
+LAYOUT = [("CLAIM_ID", 12), ("MEMBER_ID", 10), ("MEMBER_NAME", 20), ("SVC_DT", 8), ("PAID_DT", 8), ("BILLED", 11),
+          ("PAID", 11), ("UNITS", 4), ("DX_CODE", 6), ("PROC_CODE", 5), ("NPI", 10), ("IN_NETWORK", 1)]
+ROWS_PER_CHUNK = 1_000_000
+
+
+def _chunk(offset: int, n: int, fixed: bool) -> pl.DataFrame:
+    i = pl.int_range(offset, offset + n, eager=True)
+    day = (pl.date(2025, 1, 1) + pl.duration(days=pl.col("i") % 365)).dt.strftime("%Y%m%d")
+    frame = pl.DataFrame({"i": i}).select(
+        CLAIM_ID=pl.format("C{}", pl.col("i")),
+        MEMBER_ID=pl.format("M{}", pl.col("i") % 1_000_003),
+        MEMBER_NAME=pl.format("Name{} Surname{}", pl.col("i") % 9973, pl.col("i") % 7919),
+        SVC_DT=day,
+        PAID_DT=day,
+        BILLED=pl.format("{}.{}", pl.col("i") % 100000, (pl.col("i") % 90 + 10)),
+        PAID=pl.format("{}.{}", pl.col("i") % 50000, (pl.col("i") % 90 + 10)),
+        UNITS=(pl.col("i") % 9 + 1).cast(pl.String),
+        DX_CODE=pl.format("E{}", pl.col("i") % 9000 + 1000),
+        PROC_CODE=(pl.col("i") % 89999 + 10000).cast(pl.String),
+        NPI=(pl.col("i") % 8999999999 + 1000000000).cast(pl.String),
+        IN_NETWORK=pl.when(pl.col("i") % 3 == 0).then(pl.lit("N")).otherwise(pl.lit("Y")),
+    )
+    # One row in 10,000 has a bad date, one in 20,000 bad money: quarantine is exercised, not dominant.
+    frame = frame.with_columns(
+        SVC_DT=pl.when(i % 10_000 == 7).then(pl.lit("20251399")).otherwise(pl.col("SVC_DT")),
+        PAID=pl.when(i % 20_000 == 11).then(pl.lit("12,50")).otherwise(pl.col("PAID")),
+    )
+    if fixed:
+        return frame.select(
+            line=pl.concat_str([pl.col(n).str.pad_end(w).str.slice(0, w) for n, w in LAYOUT])
+        )
+    return frame
+
+
+def generate(path: Path, gigabytes: float, fixed: bool) -> int:
+    target, rows = int(gigabytes * (1 << 30)), 0
+    with path.open("wb") as out:
+        if not fixed:
+            out.write((",".join(n for n, _ in LAYOUT) + "\n").encode())
+        while out.tell() < target:
+            frame = _chunk(rows, ROWS_PER_CHUNK, fixed)
+            frame.write_csv(out, include_header=False, quote_style="never" if fixed else "necessary")
+            rows += frame.height
+    return rows
+
+
+def _spec(fixed: bool):
+    from tests.ingest_support import spec_of
+
+    if fixed:
+        fields = "\n".join(f"    - {{name: {n}, length: {w}}}" for n, w in LAYOUT)
+        return spec_of("format:\n  kind: fixed_width\n  fields:\n" + fields + "\n", SPEC_COLUMNS)
+    return spec_of("format: {kind: csv}\n", SPEC_COLUMNS)
+
+
+def worker(kind: str, fixed: bool, path: Path, out: Path) -> dict:
+    if kind == "ours":
+        import platform_assets.ingest  # noqa: F401  (imports, e.g. dagster, are not part of the measurement)
+    start = time.perf_counter()
+    result: dict = {}
+    if kind == "ceiling":
+        if fixed:
+            line = pl.col("l")
+            positions, frames = 0, []
+            for n, w in LAYOUT:
+                frames.append(line.str.slice(positions, w).str.strip_chars().alias(n))
+                positions += w
+            pl.scan_csv(path, has_header=False, separator="\x1f", quote_char=None, schema={"l": pl.String}).select(
+                frames
+            ).sink_parquet(out / "ceiling.parquet")
+        else:
+            pl.scan_csv(path).sink_parquet(out / "ceiling.parquet")
+    else:
+        from platform_assets.ingest import ingest
+        from resources.lake import DeltaLake, PartitionSelection
+
+        selection = PartitionSelection.of_keys(["2025-03-02"])
+        tally = ingest(
+            _spec(fixed), [("2025-03-02", path.name, path)], selection, DeltaLake(root=str(out / "lake")),
+            ["raw", "bench", "claims"], ["quarantine", "bench", "claims"],
+        )
+        result = {"rows_in": tally.rows_in, "rows_raw": tally.rows_raw, "rows_quarantined": tally.rows_quarantined}
+    result["seconds"] = time.perf_counter() - start
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+def measure(kind: str, fixed: bool, path: Path) -> dict:
+    with tempfile.TemporaryDirectory(prefix="carelake-bench-out-") as out:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", kind, "--fixed" if fixed else "--csv", str(path), out],
+            capture_output=True, text=True, check=True,
+        )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", nargs="+", type=float, default=[1, 2])
+    parser.add_argument("--formats", nargs="+", default=["csv", "fixed_width"])
+    args = parser.parse_args()
+    print(f"{'format':<12}{'GB':>6}{'rows':>12}{'ceiling MB/s':>14}{'ours MB/s':>11}{'ratio':>7}"
+          f"{'ceiling RSS MB':>16}{'ours RSS MB':>13}{'quarantined':>13}")
+    for fmt in args.formats:
+        fixed = fmt == "fixed_width"
+        for size in args.sizes:
+            with tempfile.TemporaryDirectory(prefix="carelake-bench-") as tmp:
+                path = Path(tmp) / ("claims.dat" if fixed else "claims.csv")
+                rows = generate(path, size, fixed)
+                mb = path.stat().st_size / (1 << 20)
+                ceiling = measure("ceiling", fixed, path)
+                ours = measure("ours", fixed, path)
+                assert ours["rows_in"] == rows == ours["rows_raw"] + ours["rows_quarantined"], (rows, ours)
+                c_rate, o_rate = mb / ceiling["seconds"], mb / ours["seconds"]
+                print(f"{fmt:<12}{mb / 1024:>6.2f}{rows:>12,}{c_rate:>14.1f}{o_rate:>11.1f}{o_rate / c_rate:>7.2f}"
+                      f"{ceiling['peak_rss_mb']:>16.0f}{ours['peak_rss_mb']:>13.0f}{ours['rows_quarantined']:>13,}", flush=True)
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        _, _, kind, flag, path, out = sys.argv
+        print(json.dumps(worker(kind, flag == "--fixed", Path(path), Path(out))))
+    else:
+        main()

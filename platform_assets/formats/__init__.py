@@ -1,0 +1,66 @@
+"""Reading landed files of every declared format into frames of strings, one column per declared
+column plus `_line`: unpacking (decryption, decompression, archives, transcoding) first, then the
+format's reader. Typing and validation happen afterwards in `coercion.py`, shared by all formats.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+from polars.io.plugins import register_io_source
+
+from platform_assets.formats.delimited import read_delimited
+from platform_assets.formats.fixed_width import read_fixed_width
+from platform_assets.formats.frames import FILE_COLUMN, LINE_COLUMN, Reading, string_schema
+from platform_assets.formats.json import read_json
+from platform_assets.formats.parquet import read_parquet
+from platform_assets.formats.sas import read_sas
+from platform_assets.formats.unpacking import PlainFile, unpack
+from platform_assets.formats.xml import read_xml
+from platform_assets.spec import SourceSpec
+
+Reader = Callable[[SourceSpec, Path, str], Reading]
+
+READERS: dict[str, Reader] = {
+    "csv": read_delimited,
+    "fixed_width": read_fixed_width,
+    "xml": read_xml,
+    "json": read_json,
+    "ndjson": read_json,
+    "parquet": read_parquet,
+    "sas": read_sas,
+}
+
+
+def read_plain(spec: SourceSpec, plain: PlainFile) -> Reading:
+    """Read one already unpacked file with the spec's format reader."""
+    return READERS[spec.format.kind](spec, plain.path, plain.name)
+
+
+@contextmanager
+def open_delivery(spec: SourceSpec, path: Path, name: str) -> Iterator[list[tuple[PlainFile, Reading]]]:
+    """The readings of a landed file (one per archive member); decoded copies live until the block exits."""
+    with tempfile.TemporaryDirectory(prefix="carelake-unpack-") as work:
+        yield [(plain, read_plain(spec, plain)) for plain in unpack(spec, path, name, Path(work))]
+
+
+def read_delivery(spec: SourceSpec, path: Path, name: str) -> pl.LazyFrame:
+    """Every record of a landed file as `_line` + declared string columns (used to re-count rows).
+
+    A file that needs unpacking is unpacked into a temporary folder when the frame is executed.
+    """
+    schema = string_schema(spec)
+
+    def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
+        with open_delivery(spec, path, name) as readings:
+            for _, reading in readings:
+                yield from reading.frame.select(*schema).collect_batches()
+
+    return register_io_source(source, schema=schema)
+
+
+__all__ = ["FILE_COLUMN", "LINE_COLUMN", "READERS", "Reading", "open_delivery", "read_delivery", "read_plain"]
