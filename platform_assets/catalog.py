@@ -19,6 +19,11 @@ from platform_assets.spec import SourceSpec
 
 # libyaml's C parser: ~20x faster than the pure-Python one, which dominated load time at 1,000 feeds.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Discriminator tags of the quality rules (issue 5), hidden from error locations like the ones above.
+_RULE_TAGS = frozenset(
+    "regex range length expression npi icd10_cm cpt hcpcs ndc us_state zip not_in_future date_order row_count "
+    "row_count_change unique_across_partitions references eligible sum_equals quarantine_rate".split()
+)
 
 
 class SpecError(ValueError):
@@ -153,7 +158,7 @@ def _format_loc(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("local", "csv", "not_null", "unique", "accepted_values"):
+        elif part in ("local", "csv", "not_null", "unique", "accepted_values") or part in _RULE_TAGS:
             continue  # discriminator tags pydantic inserts; the user never wrote them
         else:
             out += f".{part}" if out else str(part)
