@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from platform_assets.ordering import waits_for_problems
 from platform_assets.spec import SourceSpec
 
 
@@ -62,6 +63,7 @@ def load_specs(sources_dir: Path, cache_file: Path | None = None) -> list[Loaded
             continue
         seen[spec.key] = path
         loaded.append(LoadedSpec(spec, path))
+    problems += waits_for_problems([(item.spec, item.path) for item in loaded])
     if problems:
         raise SpecError(problems)
     cache.save()

@@ -12,6 +12,7 @@ from platform_assets.catalog import LoadedSpec
 from platform_assets.checks import FeedCheck, feed_checks, run_checks
 from platform_assets.coercion import polars_type
 from platform_assets.layers import LANDED_SCHEMA, asset_key, run_landed, run_raw, run_transformed
+from platform_assets.ordering import waiting_deps
 from platform_assets.partitions import partitions_for, selection_of
 from platform_assets.readers import FILE_COLUMN, LINE_COLUMN
 from platform_assets.spec import Priority, SourceSpec
@@ -130,7 +131,7 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
         ),
         dg.AssetSpec(
             raw,
-            deps=[landed],
+            deps=[landed, *waiting_deps(spec)],
             description=f"{spec.description} Parsed with the declared schema; failing rows in quarantine.",
             group_name="raw",
             kinds={"delta", "polars"},
