@@ -183,7 +183,13 @@ class Regex(StrictModel):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        re.compile(value)
+        import polars as pl
+
+        # Checked with the engine that runs it: polars' (Rust) regex syntax differs from Python's re.
+        try:
+            pl.select(pl.lit("").str.contains(value))
+        except pl.exceptions.ComputeError as exc:
+            raise ValueError(f"pattern {value!r} is not a valid regular expression ({str(exc).splitlines()[0]})") from None
         return value
 
 

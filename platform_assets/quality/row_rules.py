@@ -74,8 +74,9 @@ def row_rule(v: object) -> RowRule:
         return RowRule(f"length_{v.column}", f"{v.column} has {v.min or 0}..{v.max or 'any'} characters", _invalid(v.column, valid), [v.column])
     if isinstance(v, Expression):
         holds = pl.sql_expr(v.sql)
-        name = v.name or "expression_" + "_".join(pl.sql_expr(v.sql).meta.root_names()[:3])
-        return RowRule(name, f"{v.sql} holds for every row", ~holds.fill_null(True), pl.sql_expr(v.sql).meta.root_names())
+        columns = list(dict.fromkeys(holds.meta.root_names()))
+        name = v.name or "expression_" + "_".join(columns[:3])
+        return RowRule(name, f"{v.sql} holds for every row", ~holds.fill_null(True), columns)
     if isinstance(v, CodeFormat):
         valid = LIBRARY[v.rule](pl.col(v.column))
         return RowRule(f"{v.rule}_{v.column}", f"{v.column} {DESCRIPTIONS[v.rule]}", _invalid(v.column, valid), [v.column])
