@@ -64,16 +64,21 @@ def unique(raw: list[str], spec: SourceSpec, v: Unique | UniqueAcrossPartitions)
 
     def evaluate(lake: DeltaLake, sel: PartitionSelection) -> tuple[bool, dict]:
         frame = lake.scan(raw, sel)
+        keys = [PARTITION_COLUMN, *v.columns] if isinstance(v, Unique) else v.columns
         if isinstance(v, Unique):
-            dupes = pl.len().over(PARTITION_COLUMN, *v.columns) > 1
+            # group_by + len is several times faster than a window count over string keys.
+            bad_keys = frame.group_by(keys).len().filter(pl.col("len") > 1)
         else:
-            others = pl.scan_delta(lake.table_uri(raw)).filter(~sel.expr()).select(v.columns).unique()
-            frame = frame.join(others.with_columns(pl.lit(True).alias("__elsewhere")), on=v.columns, how="left", nulls_equal=False)
-            dupes = pl.col("__elsewhere").fill_null(False)
-        stats = frame.select(pl.len().alias("__rows"), dupes.sum().alias("__bad")).collect().row(0)
-        rows, failing = int(stats[0]), int(stats[1] or 0)
-        sample = sample_rows(frame, dupes, spec, v.columns) if failing else []
-        return _failing_result(rows, failing, sample, duplicate_rows=failing)
+            others = pl.scan_delta(lake.table_uri(raw)).filter(~sel.expr()).select(keys).unique()
+            bad_keys = frame.select(keys).join(others, on=keys, how="semi").group_by(keys).len()
+        groups, failing = bad_keys.select(pl.len().alias("__groups"), pl.col("len").sum().alias("__rows")).collect().row(0)
+        failing = int(failing or 0)
+        rows = frame.select(pl.len()).collect().item()
+        sample = []
+        if failing:
+            flagged = frame.join(bad_keys.select(keys).with_columns(pl.lit(True).alias("__dup")), on=keys, how="left")
+            sample = sample_rows(flagged, pl.col("__dup").fill_null(False), spec, v.columns)
+        return _failing_result(rows, failing, sample, duplicate_rows=failing, duplicate_keys=int(groups))
 
     return evaluate
 
@@ -172,13 +177,20 @@ def sum_equals(raw: list[str], spec: SourceSpec, v: SumEquals) -> Evaluate:
         frame = lake.scan(raw, sel)
         group = [PARTITION_COLUMN, *v.group_by]
         total = pl.col(v.total_column).cast(pl.Float64)
-        off = (
-            (pl.col(v.column).cast(pl.Float64).sum().over(group) - total.first().over(group)).abs() > v.tolerance
-        ) | (total.n_unique().over(group) > 1)
-        groups = frame.filter(off).select(group).unique().select(pl.len())
-        rows, bad = frame.select(pl.len().alias("__rows"), off.sum().alias("__bad")).collect().row(0)
-        sample = sample_rows(frame, off, spec, [*v.group_by, v.column, v.total_column]) if bad else []
-        return _failing_result(int(rows), int(bad or 0), sample, failing_groups=groups.collect().item() if bad else 0)
+        bad_groups = (
+            frame.group_by(group)
+            .agg(pl.col(v.column).cast(pl.Float64).sum().alias("__sum"), total.first().alias("__total"),
+                 total.n_unique().alias("__totals"), pl.len().alias("__rows"))
+            .filter(((pl.col("__sum") - pl.col("__total")).abs() > v.tolerance) | (pl.col("__totals") > 1))
+        )
+        groups, bad = bad_groups.select(pl.len().alias("__groups"), pl.col("__rows").sum().alias("__bad")).collect().row(0)
+        bad = int(bad or 0)
+        rows = frame.select(pl.len()).collect().item()
+        sample = []
+        if bad:
+            flagged = frame.join(bad_groups.select(group).with_columns(pl.lit(True).alias("__off")), on=group, how="left")
+            sample = sample_rows(flagged, pl.col("__off").fill_null(False), spec, [*v.group_by, v.column, v.total_column])
+        return _failing_result(rows, bad, sample, failing_groups=int(groups))
 
     return evaluate
 
