@@ -332,6 +332,29 @@ Validation = Annotated[
 ]
 
 
+def validation_type_problems(columns: dict[str, ColumnType], v: object) -> list[str]:
+    """Rules applied to a column of the wrong type (a date range on a string column, ...)."""
+    dates, numbers = {ColumnType.date, ColumnType.datetime}, {ColumnType.integer, ColumnType.decimal, ColumnType.float}
+    wanted: list[tuple[str, set[ColumnType], str]] = []
+    if isinstance(v, Range):
+        bound = v.min if v.min is not None else v.max
+        wanted.append((v.column, dates if isinstance(bound, dt.date) else numbers, "range"))
+    elif isinstance(v, DateOrder):
+        wanted += [(c, dates, "date_order") for c in v.columns]
+    elif isinstance(v, CodeFormat) and v.rule == "not_in_future":
+        wanted.append((v.column, dates, v.rule))
+    elif isinstance(v, SumEquals):
+        wanted += [(v.column, numbers, "sum_equals"), (v.total_column, numbers, "sum_equals")]
+    elif isinstance(v, Eligible):
+        wanted.append((v.date_column, dates, "eligible"))
+    return [
+        f"validations: {rule} on {name} needs a {' / '.join(sorted(t.value for t in kinds))} column, "
+        f"but {name} is {columns[name].value}"
+        for name, kinds, rule in wanted
+        if name in columns and columns[name] not in kinds
+    ]
+
+
 def validation_columns(v: object) -> list[str]:
     """The columns of this feed a validation names (not those of a referenced feed)."""
     names = []
@@ -428,6 +451,10 @@ class SourceSpec(StrictModel):
         unknown = [c for c in referenced if c not in known]
         if unknown:
             raise ValueError(f"primary_key / validations name unknown columns {unknown}; declared: {names}")
+        types = {c.name: c.type for c in self.columns}
+        mistyped = [problem for v in self.validations for problem in validation_type_problems(types, v)]
+        if mistyped:
+            raise ValueError("; ".join(mistyped))
         return self
 
     @property

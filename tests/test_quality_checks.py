@@ -182,6 +182,8 @@ def test_an_error_rule_blocks_transformed_and_a_warn_rule_does_not(settings, ins
         ("{rule: range, column: LINE_AMT}", "range needs min, max or both"),
         ("{rule: references, column: MEMBER, to: members, to_column: MEMBER}", "validations[0].to"),
         ("{rule: lunh, column: NPI}", "validations[0]"),
+        ("{rule: range, column: CLAIM, min: 2020-01-01}", "range on CLAIM needs a date / datetime column, but CLAIM is string"),
+        ("{rule: date_order, columns: [SVC_DT, NPI]}", "date_order on NPI needs a date / datetime column"),
     ],
 )
 def test_rule_mistakes_are_caught_at_load_time_with_the_file(settings, rule, message):
