@@ -14,11 +14,17 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from platform_assets.ordering import waits_for_problems
 from platform_assets.spec import SourceSpec
 
 
 # libyaml's C parser: ~20x faster than the pure-Python one, which dominated load time at 1,000 feeds.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Discriminator tags of the quality rules (issue 5), hidden from error locations like the ones above.
+_RULE_TAGS = frozenset(
+    "regex range length expression npi icd10_cm cpt hcpcs ndc us_state zip not_in_future date_order row_count "
+    "row_count_change unique_across_partitions references eligible sum_equals quarantine_rate".split()
+)
 
 
 class SpecError(ValueError):
@@ -57,6 +63,7 @@ def load_specs(sources_dir: Path, cache_file: Path | None = None) -> list[Loaded
             continue
         seen[spec.key] = path
         loaded.append(LoadedSpec(spec, path))
+    problems += waits_for_problems([(item.spec, item.path) for item in loaded])
     if problems:
         raise SpecError(problems)
     cache.save()
@@ -153,7 +160,7 @@ def _format_loc(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("local", "csv", "not_null", "unique", "accepted_values"):
+        elif part in ("local", "csv", "not_null", "unique", "accepted_values") or part in _RULE_TAGS:
             continue  # discriminator tags pydantic inserts; the user never wrote them
         else:
             out += f".{part}" if out else str(part)

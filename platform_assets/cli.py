@@ -31,12 +31,20 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--fault-rate", type=float, default=0.01)
     demo.add_argument("--seed", type=int, default=0)
 
+    profile = sub.add_parser("profile", help="profile a new file: types, nulls, PHI; write a draft source YAML")
+    profile.add_argument("file", type=Path)
+    profile.add_argument("--provider", default="new_provider", help="provider of the draft spec (default: new_provider)")
+    profile.add_argument("--table", help="table of the draft spec (default: from the file name)")
+    profile.add_argument("--owner", default="team:data-onboarding", help="owner of the draft spec")
+    profile.add_argument("--out", type=Path, help="draft YAML path (default: <sources>/<provider>/<table>.yaml)")
+    profile.add_argument("--sources", type=Path, help="sources folder (default: $CARELAKE_SOURCES_DIR or ./sources)")
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if getattr(args, "sources", None):
         settings = Settings(args.sources, settings.lake_root, settings.landing_root)
     try:
-        return {"validate": _validate, "simulate": _simulate, "demo": _demo}[args.command](settings, args)
+        return {"validate": _validate, "simulate": _simulate, "demo": _demo, "profile": _profile}[args.command](settings, args)
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -73,6 +81,12 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     print(format_summary(summaries))
     print(f"\nlake: {settings.lake_root}\nlanding: {settings.landing_root}\nnext: `make dev` to browse the assets")
     return 0 if summaries and all(s.success for s in summaries) else 1
+
+
+def _profile(settings: Settings, args: argparse.Namespace) -> int:
+    from platform_assets.profiling_cli import profile_command
+
+    return profile_command(settings, args)
 
 
 if __name__ == "__main__":

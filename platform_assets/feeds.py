@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import dagster as dg
 
 from platform_assets.catalog import LoadedSpec
-from platform_assets.checks import FeedCheck, feed_checks
+from platform_assets.checks import FeedCheck, feed_checks, run_checks
 from platform_assets.coercion import polars_type
 from platform_assets.layers import LANDED_SCHEMA, asset_key, run_landed, run_raw, run_transformed
+from platform_assets.ordering import waiting_deps
 from platform_assets.partitions import partitions_for, selection_of
 from platform_assets.readers import FILE_COLUMN, LINE_COLUMN
 from platform_assets.spec import SourceSpec
@@ -69,8 +70,8 @@ def _execute(
                 "rows_in_run": result.rows, "partitions_in_run": len(context.partition_keys)}
             yield dg.MaterializeResult(asset_key=key, metadata={**counts, **result.metadata})
         failed_blocking = []
-        for check in (c for c in checks if c.spec.asset_key == key and c.key in selected_checks):
-            outcome = check.run(lake, selection)
+        layer_checks = [c for c in checks if c.spec.asset_key == key and c.key in selected_checks]
+        for check, outcome in zip(layer_checks, run_checks(layer_checks, lake, selection), strict=True):
             yield outcome
             if not outcome.passed and check.spec.blocking:
                 failed_blocking.append(check.spec.name)
@@ -128,7 +129,7 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
         ),
         dg.AssetSpec(
             raw,
-            deps=[landed],
+            deps=[landed, *waiting_deps(spec)],
             description=f"{spec.description} Parsed with the declared schema; failing rows in quarantine.",
             group_name="raw",
             kinds={"delta", "polars"},

@@ -1,0 +1,99 @@
+"""Row rules: validations decided by each row alone, as one polars expression that is true where
+the row FAILS. Every row rule of a table is evaluated in a single pass over the partition.
+
+Nulls pass every rule except not_null (nullability is a separate, explicit rule), as in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from platform_assets.quality.healthcare import DESCRIPTIONS, LIBRARY
+from platform_assets.spec import (
+    AcceptedValues,
+    CodeFormat,
+    DateOrder,
+    Expression,
+    Length,
+    NotNull,
+    Range,
+    Regex,
+)
+
+ROW_RULES = (NotNull, AcceptedValues, Regex, Range, Length, Expression, CodeFormat, DateOrder)
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A named failing-row predicate and the columns worth showing in a sample."""
+
+    name: str
+    description: str
+    failing: pl.Expr
+    columns: list[str]
+
+
+def _invalid(column: str, valid: pl.Expr) -> pl.Expr:
+    return pl.col(column).is_not_null() & ~valid.fill_null(False)
+
+
+def _literal(bound: float | dt.date) -> pl.Expr:
+    return pl.lit(bound, pl.Date) if isinstance(bound, dt.date) else pl.lit(bound)
+
+
+def row_rule(v: object) -> RowRule:
+    """The RowRule for one of the ROW_RULES validations."""
+    if isinstance(v, NotNull):
+        return RowRule(f"not_null_{v.column}", f"{v.column} is never null", pl.col(v.column).is_null(), [v.column])
+    if isinstance(v, AcceptedValues):
+        valid = pl.col(v.column).cast(pl.String).is_in(v.values)
+        return RowRule(f"accepted_values_{v.column}", f"{v.column} is one of {v.values}", _invalid(v.column, valid), [v.column])
+    if isinstance(v, Regex):
+        # Anchored so that a pattern written for the whole value cannot match a substring.
+        valid = pl.col(v.column).cast(pl.String).str.contains(f"^(?:{v.pattern})$")
+        return RowRule(f"regex_{v.column}", f"{v.column} matches {v.pattern!r}", _invalid(v.column, valid), [v.column])
+    if isinstance(v, Range):
+        col = pl.col(v.column)
+        valid = pl.lit(True)
+        if v.min is not None:
+            valid &= col >= _literal(v.min)
+        if v.max is not None:
+            valid &= col <= _literal(v.max)
+        bounds = f"[{v.min if v.min is not None else '-inf'}, {v.max if v.max is not None else 'inf'}]"
+        return RowRule(f"range_{v.column}", f"{v.column} is within {bounds}", _invalid(v.column, valid), [v.column])
+    if isinstance(v, Length):
+        n = pl.col(v.column).cast(pl.String).str.len_chars()
+        valid = pl.lit(True)
+        if v.min is not None:
+            valid &= n >= v.min
+        if v.max is not None:
+            valid &= n <= v.max
+        return RowRule(f"length_{v.column}", f"{v.column} has {v.min or 0}..{v.max or 'any'} characters", _invalid(v.column, valid), [v.column])
+    if isinstance(v, Expression):
+        holds = pl.sql_expr(v.sql)
+        columns = list(dict.fromkeys(holds.meta.root_names()))
+        name = v.name or "expression_" + "_".join(columns[:3])
+        return RowRule(name, f"{v.sql} holds for every row", ~holds.fill_null(True), columns)
+    if isinstance(v, CodeFormat):
+        valid = LIBRARY[v.rule](pl.col(v.column))
+        return RowRule(f"{v.rule}_{v.column}", f"{v.column} {DESCRIPTIONS[v.rule]}", _invalid(v.column, valid), [v.column])
+    if isinstance(v, DateOrder):
+        backwards = pl.lit(False)
+        # Every ordered pair, so a null in the middle does not hide birth > paid.
+        for i, earlier in enumerate(v.columns):
+            for later in v.columns[i + 1 :]:
+                backwards |= (pl.col(earlier).cast(pl.Date) > pl.col(later).cast(pl.Date)).fill_null(False)
+        return RowRule(f"date_order_{'_'.join(v.columns)}", f"{' <= '.join(v.columns)}", backwards, list(v.columns))
+    raise TypeError(f"{type(v).__name__} is not a row rule")  # pragma: no cover
+
+
+def evaluate_row_rules(frame: pl.LazyFrame, rules: list[RowRule]) -> tuple[int, list[int]]:
+    """(rows, failing rows per rule) in one pass over `frame`."""
+    counts = frame.select(
+        pl.len().alias("__rows"), *[r.failing.sum().alias(f"__r{i}") for i, r in enumerate(rules)]
+    ).collect()
+    row = counts.row(0)
+    return int(row[0]), [int(x or 0) for x in row[1:]]

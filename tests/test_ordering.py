@@ -1,0 +1,192 @@
+"""Feed ordering and blocking checks across real automation ticks against a real instance."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from platform_assets.assembly import build_definitions
+from platform_assets.catalog import SpecError
+from tests.conftest import deliver, failure_message, materialize, write_spec
+
+YESTERDAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
+PARTITION = YESTERDAY.isoformat()
+
+
+def members_feed(settings, severity: str = "error") -> None:
+    write_spec(
+        settings,
+        "testco",
+        "members",
+        f"""
+        description: Test members.
+        owners: [team:qa]
+        cadence: daily
+        start_date: {YESTERDAY - dt.timedelta(days=3)}
+        delivery:
+          channel: {{kind: local, path: testco}}
+          file_pattern: "members_{{date:%Y%m%d}}.csv"
+        columns:
+          - {{name: MEMBER, nullable: false, phi: member_id}}
+          - {{name: STATE}}
+        primary_key: [MEMBER]
+        validations:
+          - {{rule: us_state, column: STATE, severity: {severity}}}
+        """,
+    )
+
+
+def claims_feed(settings, waits_for: str = "[testco/members]") -> None:
+    write_spec(
+        settings,
+        "testco",
+        "claims",
+        f"""
+        description: Test claims.
+        owners: [team:qa]
+        cadence: daily
+        start_date: {YESTERDAY - dt.timedelta(days=3)}
+        delivery:
+          channel: {{kind: local, path: testco}}
+          file_pattern: "claims_{{date:%Y%m%d}}.csv"
+        columns:
+          - {{name: CLAIM, nullable: false}}
+          - {{name: MEMBER, nullable: false, phi: member_id}}
+        primary_key: [CLAIM]
+        waits_for: {waits_for}
+        validations:
+          - {{rule: references, column: MEMBER, to: testco/members, to_column: MEMBER}}
+        """,
+    )
+
+
+class Ticks:
+    """Automation ticks against the instance; `run()` materializes what the last tick requested."""
+
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance):
+        self.defs, self.instance, self.cursor = defs, instance, None
+        self.tick()  # the first evaluation requests nothing (see DAGSTER_NOTES)
+
+    def tick(self) -> dict[str, set[str]]:
+        result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=self.cursor)
+        self.cursor = result.cursor
+        self.requested = {
+            "/".join(r.key.path): set(r.true_subset.expensively_compute_partition_keys())
+            for r in result.results
+            if r.true_subset.size
+        }
+        return self.requested
+
+    def run(self) -> list[dg.ExecuteInProcessResult]:
+        results = []
+        for key in sorted(self.requested):
+            layer, provider, table = key.split("/")
+            assets = self.defs.resolve_assets_def(dg.AssetKey(["raw", provider, table]))
+            for partition in sorted(self.requested[key]):
+                results.append(materialize(assets, self.instance, partition=partition, layers=(layer,)))
+        return results
+
+
+def land(defs, instance, table: str) -> None:
+    assets = defs.resolve_assets_def(dg.AssetKey(["raw", "testco", table]))
+    result = materialize(assets, instance, partition=PARTITION, layers=("landed",))
+    assert result.success, failure_message(result)
+
+
+def test_claims_wait_for_members_that_pass_their_blocking_checks(settings, instance):
+    members_feed(settings)
+    claims_feed(settings)
+    defs = build_definitions(settings)
+    ticks = Ticks(defs, instance)
+
+    # Claims arrive first: nothing runs, the members partition is missing.
+    deliver(settings, "testco", f"claims_{YESTERDAY:%Y%m%d}.csv", "CLAIM,MEMBER\nC1,M1\nC2,M2\n")
+    land(defs, instance, "claims")
+    assert ticks.tick() == {}
+
+    # Members arrive with a bad state: members raw runs, its blocking check fails, claims still wait.
+    deliver(settings, "testco", f"members_{YESTERDAY:%Y%m%d}.csv", "MEMBER,STATE\nM1,NY\nM2,XX\n")
+    land(defs, instance, "members")
+    assert ticks.tick() == {"raw/testco/members": {PARTITION}}
+    (members_raw,) = ticks.run()
+    assert not members_raw.success and "blocking checks failed: ['us_state_STATE']" in failure_message(members_raw)
+    assert ticks.tick() == {}
+    assert ticks.tick() == {}  # and in later ticks too
+
+    # Members fixed and re-delivered: members raw, then members transformed, then claims run.
+    deliver(settings, "testco", f"members_{YESTERDAY:%Y%m%d}.csv", "MEMBER,STATE\nM1,NY\nM2,PR\n")
+    land(defs, instance, "members")
+    assert ticks.tick() == {"raw/testco/members": {PARTITION}}
+    assert all(r.success for r in ticks.run())
+    assert ticks.tick() == {"transformed/testco/members": {PARTITION}}
+    assert all(r.success for r in ticks.run())
+    assert ticks.tick() == {"raw/testco/claims": {PARTITION}}
+    (claims_raw,) = ticks.run()
+    assert claims_raw.success, failure_message(claims_raw)
+    check = next(e for e in claims_raw.get_asset_check_evaluations() if e.check_name == "references_MEMBER")
+    assert check.passed and check.metadata["failing_rows"].value == 0
+    assert ticks.tick() == {"transformed/testco/claims": {PARTITION}}
+
+
+def test_a_failed_warn_check_does_not_hold_back_downstream_ticks(settings, instance):
+    members_feed(settings, severity="warn")
+    defs = build_definitions(settings)
+    ticks = Ticks(defs, instance)
+    deliver(settings, "testco", f"members_{YESTERDAY:%Y%m%d}.csv", "MEMBER,STATE\nM1,NY\nM2,XX\n")
+    land(defs, instance, "members")
+    assert ticks.tick() == {"raw/testco/members": {PARTITION}}
+    (raw,) = ticks.run()
+    assert raw.success
+    (check,) = [e for e in raw.get_asset_check_evaluations() if e.check_name == "us_state_STATE"]
+    assert not check.passed and check.severity is dg.AssetCheckSeverity.WARN
+    assert ticks.tick() == {"transformed/testco/members": {PARTITION}}
+
+
+def test_waiting_runs_in_the_same_run_are_skipped_after_a_blocking_failure(settings, instance):
+    members_feed(settings)
+    claims_feed(settings)
+    deliver(settings, "testco", f"claims_{YESTERDAY:%Y%m%d}.csv", "CLAIM,MEMBER\nC1,M1\n")
+    deliver(settings, "testco", f"members_{YESTERDAY:%Y%m%d}.csv", "MEMBER,STATE\nM1,ZZ\n")
+    defs = build_definitions(settings)
+    feeds = [defs.resolve_assets_def(dg.AssetKey(["raw", "testco", t])) for t in ("members", "claims")]
+    result = dg.materialize(feeds, instance=instance, partition_key=PARTITION, raise_on_error=False)
+    assert not result.success
+    materialized = {tuple(e.asset_key.path) for e in result.get_asset_materialization_events()}
+    assert ("raw", "testco", "members") in materialized
+    assert ("raw", "testco", "claims") not in materialized
+
+
+def test_a_daily_feed_waits_for_the_month_containing_its_day():
+    daily = dg.DailyPartitionsDefinition(start_date="2026-01-01")
+    monthly = dg.MonthlyPartitionsDefinition(start_date="2026-01-01")
+    mapped = dg.TimeWindowPartitionMapping().get_upstream_mapped_partitions_result_for_partitions(
+        daily.subset_with_partition_keys(["2026-03-17"]), daily, monthly
+    )
+    assert list(mapped.partitions_subset.get_partition_keys()) == ["2026-03-01"]
+
+
+@pytest.mark.parametrize(
+    ("waits_for", "message"),
+    [
+        ("[testco/nobody]", "'testco/nobody' is not a feed"),
+        ("[testco/claims]", "cannot wait for itself"),
+        ("[Testco]", "must be 'provider/table'"),
+    ],
+)
+def test_waits_for_mistakes_name_the_file_and_the_fix(settings, waits_for, message):
+    members_feed(settings)
+    claims_feed(settings, waits_for)
+    with pytest.raises(SpecError) as caught:
+        build_definitions(settings)
+    assert message in str(caught.value) and "claims.yaml" in str(caught.value)
+
+
+def test_feeds_waiting_for_each_other_are_a_cycle(settings):
+    claims_feed(settings)
+    members_feed(settings)
+    path = settings.sources_dir / "testco" / "members.yaml"
+    path.write_text(path.read_text() + "waits_for: [testco/claims]\n")
+    with pytest.raises(SpecError, match="waits_for forms a cycle"):
+        build_definitions(settings)
