@@ -94,3 +94,15 @@ def test_dates_never_go_backwards_even_across_a_missing_date():
         "paid": [d(2020, 2, 1), d(2020, 1, 4), d(2019, 1, 1), None],
     }
     assert failing(rule, frame) == [False, True, True, True]
+
+
+def test_the_simulator_and_the_npi_rule_agree_on_check_digits():
+    import random
+
+    from platform_assets.simulator import npi_check_digit
+
+    rng = random.Random(5)
+    npis = [(lambda d: d + npi_check_digit(d))(f"{rng.randrange(10**9):09d}") for _ in range(2000)]
+    assert all(valid("npi", npis))
+    wrong = [n[:9] + str((int(n[9]) + 1) % 10) for n in npis]
+    assert not any(valid("npi", wrong))
