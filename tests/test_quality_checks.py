@@ -191,3 +191,19 @@ def test_rule_mistakes_are_caught_at_load_time_with_the_file(settings, rule, mes
     with pytest.raises(SpecError) as caught:
         build_definitions(settings)
     assert message in str(caught.value) and "claims.yaml" in str(caught.value)
+
+
+def test_references_match_ids_across_column_types(tmp_path):
+    import polars as pl
+
+    from platform_assets.quality.table_rules import references
+    from platform_assets.spec import References
+    from resources.lake import DeltaLake, PartitionSelection
+
+    lake = DeltaLake(root=str(tmp_path / "lake"))
+    feb, mar = PartitionSelection.of_keys(["2026-02-01"]), PartitionSelection.of_keys(["2026-03-01"])
+    lake.replace(["raw", "testco", "members"], pl.DataFrame({"MEMBER": [1, 2], "_partition": ["2026-02-01"] * 2}), feb)
+    lake.replace(["raw", "testco", "claims"], pl.DataFrame({"MEMBER": ["1", "3", None], "_partition": ["2026-03-01"] * 3}), mar)
+    rule = References(rule="references", column="MEMBER", to="testco/members", to_column="MEMBER")
+    passed, metadata = references(["raw", "testco", "claims"], None, rule)(lake, mar)
+    assert not passed and (metadata["rows_checked"], metadata["failing_rows"]) == (3, 1)
