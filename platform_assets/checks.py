@@ -74,10 +74,15 @@ def run_checks(checks: list[FeedCheck], lake: DeltaLake, selection: PartitionSel
             batched.setdefault(check.spec.asset_key, []).append(check)
     for table, group in batched.items():
         frame = lake.scan(table, selection)
-        rows, failing = evaluate_row_rules(frame, [c.row_rule for c in group])
-        for check, bad in zip(group, failing, strict=True):
+        per_partition = evaluate_row_rules(frame, [c.row_rule for c in group])
+        rows = sum(n for n, _ in per_partition.values())
+        for i, check in enumerate(group):
             rule = check.row_rule
+            bad = sum(failing[i] for _, failing in per_partition.values())
             meta = {"rows_checked": rows, "failing_rows": bad, "failing_rate": round(bad / rows, 6) if rows else 0.0}
+            if len(per_partition) > 1:
+                by_key = {key: failing[i] for key, (_, failing) in sorted(per_partition.items())}
+                meta["failing_rows_by_partition"] = dg.MetadataValue.json(by_key)
             if bad:
                 meta["failing_sample_masked"] = dg.MetadataValue.json(sample_rows(frame, rule.failing, check.source, rule.columns))
             results[check.key] = check.result(bad == 0, meta)

@@ -207,3 +207,16 @@ def test_references_match_ids_across_column_types(tmp_path):
     rule = References(rule="references", column="MEMBER", to="testco/members", to_column="MEMBER")
     passed, metadata = references(["raw", "testco", "claims"], None, rule)(lake, mar)
     assert not passed and (metadata["rows_checked"], metadata["failing_rows"]) == (3, 1)
+
+
+def test_a_range_run_attributes_failing_rows_to_each_partition(claims, instance):
+    result = materialize(
+        claims, instance, partition=None,
+        tags={"dagster/asset_partition_range_start": DAY1, "dagster/asset_partition_range_end": DAY2},
+    )
+    assert result.success, failure_message(result)
+    checks = evaluations(result)
+    assert checks["npi_NPI"].metadata["failing_rows_by_partition"].value == {DAY1: 0, DAY2: 1}
+    assert checks["npi_NPI"].metadata["rows_checked"].value == 9
+    rates = checks["quarantine_rate"].metadata["quarantine_rate"].value
+    assert rates == {DAY1: 0.0, DAY2: round(1 / 6, 6)}
