@@ -20,6 +20,7 @@ from platform_assets.quality.row_rules import ROW_RULES, RowRule, evaluate_row_r
 from platform_assets.quality.samples import sample_rows
 from platform_assets.readers import read_delivery
 from platform_assets.spec import (
+    AfterBirth,
     Eligible,
     QuarantineRate,
     References,
@@ -196,6 +197,9 @@ def _validation_check(
     if isinstance(v, Eligible):
         description = f"{v.member_column} is eligible in {v.to} on {v.date_column}"
         return f"eligible_{v.member_column}", description, table_rules.eligible(raw, spec, v), None
+    if isinstance(v, AfterBirth):
+        description = f"{v.date_column} is on or after the birth date ({v.to}.{v.birth_column}) of {v.member_column}"
+        return f"after_birth_{v.date_column}", description, table_rules.after_birth(raw, spec, v), None
     if isinstance(v, SumEquals):
         description = f"{v.column} summed per {v.group_by} equals {v.total_column}"
         return f"sum_equals_{v.total_column}", description, table_rules.sum_equals(raw, spec, v), None

@@ -16,6 +16,7 @@ import polars as pl
 
 from platform_assets.quality.samples import sample_rows
 from platform_assets.spec import (
+    AfterBirth,
     Eligible,
     QuarantineRate,
     References,
@@ -164,6 +165,29 @@ def eligible(raw: list[str], spec: SourceSpec, v: Eligible) -> Evaluate:
         )
         checked = frame.join(covered, on=_ROW, how="left")
         failing = pl.col(v.member_column).is_not_null() & date.is_not_null() & pl.col("__covered").is_null()
+        rows, bad = checked.select(pl.len().alias("__rows"), failing.sum().alias("__bad")).collect().row(0)
+        sample = sample_rows(checked, failing, spec, [v.member_column, v.date_column]) if bad else []
+        return _failing_result(int(rows), int(bad or 0), sample)
+
+    return evaluate
+
+
+def after_birth(raw: list[str], spec: SourceSpec, v: AfterBirth) -> Evaluate:
+    """No row's date is before its member's birth date in the other feed (unknown members pass)."""
+
+    def evaluate(lake: DeltaLake, sel: PartitionSelection) -> tuple[bool, dict]:
+        other = _feed_key("raw", v.to)
+        if not lake.exists(other):
+            return False, {"error": f"{v.to} has no raw table yet; materialize it first"}
+        # The latest-known birth date per member: rosters repeat it in every snapshot.
+        births = (
+            lake.scan(other, PartitionSelection.everything())
+            .group_by(pl.col(v.to_member_column).cast(pl.String).alias("__member"))
+            .agg(pl.col(v.birth_column).cast(pl.Date).max().alias("__birth"))
+        )
+        frame = lake.scan(raw, sel).with_columns(pl.col(v.member_column).cast(pl.String).alias("__member"))
+        checked = frame.join(births, on="__member", how="left")
+        failing = (pl.col(v.date_column).cast(pl.Date) < pl.col("__birth")).fill_null(False)
         rows, bad = checked.select(pl.len().alias("__rows"), failing.sum().alias("__bad")).collect().row(0)
         sample = sample_rows(checked, failing, spec, [v.member_column, v.date_column]) if bad else []
         return _failing_result(int(rows), int(bad or 0), sample)
