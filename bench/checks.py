@@ -3,8 +3,8 @@
 Writes a synthetic 10 M-row partition (plus 20 older partitions of 1,000 rows, and a members
 table) into a temporary lake, then measures, best of `--repeat`:
 
-- baseline: one pass reading every column of the partition (`lake.scan(...).select(null counts)`),
-  the least any check suite must pay;
+- baseline: reading the partition into memory once (`lake.scan(...).collect()`), what any check
+  suite that looks at every column pays at least;
 - carelake: `run_checks` for a spec with 20 declared rules (row rules batched in one pass, table
   and cross-feed rules separately), exactly as the raw layer runs them;
 - one scan per rule: the same row rules, each collected on its own (what `FeedCheck.run` per
@@ -19,6 +19,7 @@ import argparse
 import shutil
 import tempfile
 import time
+import warnings
 
 import polars as pl
 
@@ -112,6 +113,7 @@ def best(fn, repeat: int) -> float:
 
 
 def main() -> None:
+    warnings.simplefilter("ignore")  # partitioned check specs warn as "preview" once per check
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=2)
@@ -135,7 +137,7 @@ def main() -> None:
         checks = [c for c in feed_checks(s, partitions_def) if c.spec.name != "rows_accounted_for"]
         rules = [c.row_rule for c in checks if c.row_rule is not None]
         scan = lambda: lake.scan(raw, selection)  # noqa: E731
-        baseline = best(lambda: scan().select(pl.all().null_count()).collect(), args.repeat)
+        baseline = best(lambda: scan().collect(), args.repeat)
         results = []
         carelake = best(lambda: results.append(run_checks(checks, lake, selection)), args.repeat)
         per_rule = best(lambda: [evaluate_row_rules(scan(), [r]) for r in rules], args.repeat)
@@ -143,7 +145,7 @@ def main() -> None:
 
         failed = [r.check_name for r in results[-1] if not r.passed]
         print(f"{len(checks)} checks ({len(rules)} row rules), failing: {failed}")
-        print(f"baseline: read every column once        {baseline:6.2f} s")
+        print(f"baseline: read the partition once       {baseline:6.2f} s")
         print(f"carelake: all {len(checks)} checks (run_checks)    {carelake:6.2f} s  = {carelake / baseline:.1f}x baseline")
         print(f"  of which {len(rules)} row rules in one pass    {row_only:6.2f} s  = {row_only / baseline:.1f}x baseline")
         print(f"  the same row rules, one scan each     {per_rule:6.2f} s  = {per_rule / row_only:.1f}x the one pass")

@@ -23,7 +23,7 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Discriminator tags of the quality rules (issue 5), hidden from error locations like the ones above.
 _RULE_TAGS = frozenset(
     "regex range length expression npi icd10_cm cpt hcpcs ndc us_state zip not_in_future date_order row_count "
-    "row_count_change unique_across_partitions references eligible sum_equals quarantine_rate".split()
+    "row_count_change unique_across_partitions references eligible after_birth sum_equals quarantine_rate".split()
 )
 
 

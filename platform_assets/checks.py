@@ -20,6 +20,7 @@ from platform_assets.quality.row_rules import ROW_RULES, RowRule, evaluate_row_r
 from platform_assets.quality.samples import sample_rows
 from platform_assets.readers import read_delivery
 from platform_assets.spec import (
+    AfterBirth,
     Eligible,
     QuarantineRate,
     References,
@@ -74,10 +75,15 @@ def run_checks(checks: list[FeedCheck], lake: DeltaLake, selection: PartitionSel
             batched.setdefault(check.spec.asset_key, []).append(check)
     for table, group in batched.items():
         frame = lake.scan(table, selection)
-        rows, failing = evaluate_row_rules(frame, [c.row_rule for c in group])
-        for check, bad in zip(group, failing, strict=True):
+        per_partition = evaluate_row_rules(frame, [c.row_rule for c in group])
+        rows = sum(n for n, _ in per_partition.values())
+        for i, check in enumerate(group):
             rule = check.row_rule
+            bad = sum(failing[i] for _, failing in per_partition.values())
             meta = {"rows_checked": rows, "failing_rows": bad, "failing_rate": round(bad / rows, 6) if rows else 0.0}
+            if len(per_partition) > 1:
+                by_key = {key: failing[i] for key, (_, failing) in sorted(per_partition.items())}
+                meta["failing_rows_by_partition"] = dg.MetadataValue.json(by_key)
             if bad:
                 meta["failing_sample_masked"] = dg.MetadataValue.json(sample_rows(frame, rule.failing, check.source, rule.columns))
             results[check.key] = check.result(bad == 0, meta)
@@ -191,6 +197,9 @@ def _validation_check(
     if isinstance(v, Eligible):
         description = f"{v.member_column} is eligible in {v.to} on {v.date_column}"
         return f"eligible_{v.member_column}", description, table_rules.eligible(raw, spec, v), None
+    if isinstance(v, AfterBirth):
+        description = f"{v.date_column} is on or after the birth date ({v.to}.{v.birth_column}) of {v.member_column}"
+        return f"after_birth_{v.date_column}", description, table_rules.after_birth(raw, spec, v), None
     if isinstance(v, SumEquals):
         description = f"{v.column} summed per {v.group_by} equals {v.total_column}"
         return f"sum_equals_{v.total_column}", description, table_rules.sum_equals(raw, spec, v), None

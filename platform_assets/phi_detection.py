@@ -7,6 +7,7 @@ fire on codes (an e-mail address, a hyphenated SSN, a formatted phone number).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -34,7 +35,32 @@ _VALUE_RULES: list[tuple[PhiCategory, str]] = [
     (PhiCategory.email, r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"),
     (PhiCategory.ssn, r"^[0-9]{3}-[0-9]{2}-[0-9]{4}$"),
     (PhiCategory.phone, r"^\(?[0-9]{3}\)?[-. ][0-9]{3}[-. ][0-9]{4}$"),
+    (PhiCategory.address, r"(?i)^[0-9]+[A-Z]? [A-Z0-9 .'-]+ (st|street|ave|avenue|rd|road|blvd|boulevard|dr|drive|ln|lane|"
+                          r"way|ct|court|pl|place|ter|terrace|pkwy|parkway|hwy|highway|cir|circle)\.?( (apt|suite|unit|#) ?[A-Z0-9-]+)?$"),
 ]
+
+
+@functools.cache
+def _person_names() -> list[str]:
+    """Common US first and last names (Faker's en_US lists, lower case): evidence of a name column."""
+    from faker.providers.person.en_US import Provider
+
+    return sorted({n.lower() for n in (*Provider.first_names, *Provider.last_names)})
+
+
+def _name_share(present: pl.Series) -> float:
+    """Share of values that are words and start with a common first or last name."""
+    words = present.str.contains(r"^[A-Za-z][A-Za-z' .,-]*$")
+    first = present.str.to_lowercase().str.extract(r"^([a-z']+)").is_in(_person_names())
+    return float((words & first).mean() or 0.0)
+
+
+def _identifier_share(present: pl.Series) -> float:
+    """Share of values shaped like opaque ids (8-20 letters and digits mixed), if they are nearly all distinct."""
+    if present.len() < 2 or present.n_unique() < 0.9 * present.len():
+        return 0.0
+    shaped = present.str.contains(r"^[A-Za-z0-9]{8,20}$") & present.str.contains(r"[0-9]") & present.str.contains(r"[A-Za-z]")
+    return float(shaped.mean() or 0.0)
 
 # What the transformed layer should do with each kind by default (a reviewer may relax it).
 DEFAULT_MASKING = {
@@ -87,6 +113,10 @@ def phi_by_values(values: pl.Series, threshold: float = 0.8) -> tuple[PhiCategor
         share = present.str.contains(pattern).mean()
         if share is not None and share >= threshold:
             return category, float(share)
+    if (share := _name_share(present)) >= 0.6:  # not every name is in the list: a lower bar
+        return PhiCategory.name, share
+    if (share := _identifier_share(present)) >= threshold:
+        return PhiCategory.other, share
     return None
 
 
@@ -99,5 +129,6 @@ def detect_phi(name: str, values: pl.Series, is_date: bool) -> PhiFinding | None
         return PhiFinding(by_name, "name")
     by_values = phi_by_values(values)
     if by_values is not None:
-        return PhiFinding(by_values[0], f"values ({by_values[1]:.0%} look like {by_values[0].value})")
+        kind = "an identifier" if by_values[0] is PhiCategory.other else by_values[0].value
+        return PhiFinding(by_values[0], f"values ({by_values[1]:.0%} look like {kind})")
     return None

@@ -68,7 +68,7 @@ class FileProfile:
         direct = [c.name for c in phi if c.phi.category.value in ("name", "ssn", "email", "phone", "address")]
         if direct:
             out.append(f"direct identifiers {direct}: the feed must be handled as PHI (redacted in transformed)")
-        ids = [c.name for c in phi if c.phi.category.value in ("member_id", "mrn", "account")]
+        ids = [c.name for c in phi if c.phi.category.value in ("member_id", "mrn", "account", "other")]
         if ids:
             out.append(f"person identifiers {ids}: hash them in transformed; they link rows to a person")
         births = [c.name for c in phi if c.phi.category.value == "birth_date"]
@@ -128,7 +128,14 @@ def profile_file(path: Path) -> FileProfile:
         if c.nulls == c.rows and re.search(r"(^|_)(dt|date)$", c.name.lower()):
             # An empty date column (no deaths this year) is still a date, in the file's date format.
             c.type, c.input_format = "date", formats[0] if formats else "%Y-%m-%d"
-    if any(c.phi and c.phi.category is PhiCategory.member_id for c in columns):
+    today = dt.datetime.now(dt.UTC).date()
+    for c in columns:
+        if c.type == "date" and c.phi is None and c.min and c.max:
+            lo, hi = dt.date.fromisoformat(c.min), dt.date.fromisoformat(c.max)
+            # Decades of dates, all well in the past: what a birth date column looks like.
+            if hi.year <= today.year - 1 and (hi - lo).days >= 20 * 365 and c.distinct >= 10:
+                c.phi = PhiFinding(PhiCategory.birth_date, f"values (dates over {(hi - lo).days // 365} years, all past)")
+    if any(c.phi and c.phi.category in (PhiCategory.member_id, PhiCategory.other) for c in columns):
         # Every date in a file about identifiable people (service, admission, paid) is PHI under HIPAA.
         for c in columns:
             if c.type in ("date", "datetime") and c.phi is None:

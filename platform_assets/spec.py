@@ -429,6 +429,18 @@ class Eligible(StrictModel):
     severity: Severity = Severity.error
 
 
+class AfterBirth(StrictModel):
+    """`date_column` is on or after the member's birth date, looked up in another feed (e.g. members)."""
+
+    rule: Literal["after_birth"]
+    member_column: str
+    date_column: str
+    to: str = Field(pattern=FEED_KEY)
+    to_member_column: str
+    birth_column: str
+    severity: Severity = Severity.error
+
+
 class SumEquals(StrictModel):
     """Per group (e.g. a claim), `column` summed over the rows equals `total_column` (within `tolerance`)."""
 
@@ -450,7 +462,7 @@ class QuarantineRate(StrictModel):
 
 Validation = Annotated[
     NotNull | Unique | AcceptedValues | Regex | Range | Length | Expression | CodeFormat | DateOrder | RowCount
-    | RowCountChange | UniqueAcrossPartitions | References | Eligible | SumEquals | QuarantineRate,
+    | RowCountChange | UniqueAcrossPartitions | References | Eligible | AfterBirth | SumEquals | QuarantineRate,
     Field(discriminator="rule"),
 ]
 
@@ -468,8 +480,8 @@ def validation_type_problems(columns: dict[str, ColumnType], v: object) -> list[
         wanted.append((v.column, dates, v.rule))
     elif isinstance(v, SumEquals):
         wanted += [(v.column, numbers, "sum_equals"), (v.total_column, numbers, "sum_equals")]
-    elif isinstance(v, Eligible):
-        wanted.append((v.date_column, dates, "eligible"))
+    elif isinstance(v, Eligible | AfterBirth):
+        wanted.append((v.date_column, dates, v.rule))
     return [
         f"validations: {rule} on {name} needs a {' / '.join(sorted(t.value for t in kinds))} column, "
         f"but {name} is {columns[name].value}"

@@ -190,3 +190,40 @@ def test_feeds_waiting_for_each_other_are_a_cycle(settings):
     path.write_text(path.read_text() + "waits_for: [testco/claims]\n")
     with pytest.raises(SpecError, match="waits_for forms a cycle"):
         build_definitions(settings)
+
+
+def test_daily_claims_wait_for_the_monthly_roster_of_their_month(settings, instance):
+    write_spec(
+        settings,
+        "testco",
+        "members",
+        """
+        description: Monthly roster.
+        owners: [team:qa]
+        cadence: monthly
+        start_date: 2026-01-01
+        delivery:
+          channel: {kind: local, path: testco}
+          file_pattern: "members_{date:%Y%m}.csv"
+        columns:
+          - {name: MEMBER, nullable: false}
+        """,
+    )
+    claims_feed(settings)
+    defs = build_definitions(settings)
+    ticks = Ticks(defs, instance)
+    deliver(settings, "testco", f"claims_{YESTERDAY:%Y%m%d}.csv", "CLAIM,MEMBER\nC1,M1\n")
+    land(defs, instance, "claims")
+    assert ticks.tick() == {}
+    # The roster of the month before yesterday's month does not release yesterday's claims ...
+    previous = (YESTERDAY.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    deliver(settings, "testco", f"members_{previous:%Y%m}.csv", "MEMBER\nM1\n")
+    members = defs.resolve_assets_def(dg.AssetKey(["raw", "testco", "members"]))
+    assert materialize(members, instance, partition=previous.isoformat()).success
+    assert "raw/testco/claims" not in ticks.tick()
+    # ... and a month's partition exists once the month has closed: only then do its claims run.
+    month = YESTERDAY.replace(day=1)
+    if month.month != dt.datetime.now(dt.UTC).date().month:
+        deliver(settings, "testco", f"members_{month:%Y%m}.csv", "MEMBER\nM1\n")
+        assert materialize(members, instance, partition=month.isoformat()).success
+        assert ticks.tick() == {"raw/testco/claims": {PARTITION}}

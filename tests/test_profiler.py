@@ -41,16 +41,24 @@ def test_icd9_codes_stay_strings_and_claim_dates_are_ordered():
 
 
 def test_phi_is_recognised_by_values_under_neutral_names(tmp_path):
+    names = ["Mary Smith", "James Johnson", "Linda Brown", "Robert Jones", "Patricia Garcia"]
     path = tmp_path / "export.txt"
     path.write_text(
-        "a|b|c|d\n"
-        + "".join(f"x{i}@example.org|555-12-{1000 + i}|(212) 555-{1000 + i}|{i}\n" for i in range(20))
+        "a|b|c|d|e|f|g|h\n"
+        + "".join(
+            f"x{i}@example.org|555-12-{1000 + i}|(212) 555-{1000 + i}|{i}|{names[i % 5]}|{100 + i} Main St|"
+            f"A{i:03d}Q{i * 7:04d}|{1930 + 3 * i}{i % 12 + 1:02d}15\n"
+            for i in range(20)
+        )
     )
     profile = profile_file(path)
     assert profile.delimiter == "|" and profile.header
     found = {c.name: c.phi.category.value if c.phi else None for c in profile.columns}
-    assert found == {"a": "email", "b": "ssn", "c": "phone", "d": None}
-    assert "direct identifiers ['a', 'b', 'c']" in format_report(profile)
+    assert found == {"a": "email", "b": "ssn", "c": "phone", "d": None, "e": "name", "f": "address",
+                     "g": "other", "h": "birth_date"}
+    report = format_report(profile)
+    assert "direct identifiers ['a', 'b', 'c', 'e', 'f']" in report
+    assert "Main St" not in report and "Mary" not in report
 
 
 def test_the_generated_yaml_validates_and_ingests_the_file(settings, instance, capsys):

@@ -25,6 +25,7 @@ columns:
   - {name: MEMBER, nullable: false, phi: member_id}
   - {name: ELIG_START, type: date}
   - {name: ELIG_END, type: date}
+  - {name: BIRTH, type: date, phi: birth_date}
 """
 
 CLAIMS = """
@@ -66,6 +67,8 @@ validations:
   - {rule: references, column: MEMBER, to: testco/members, to_column: MEMBER, severity: warn}
   - {rule: eligible, member_column: MEMBER, date_column: SVC_DT, to: testco/members, to_member_column: MEMBER,
      start_column: ELIG_START, end_column: ELIG_END, severity: warn}
+  - {rule: after_birth, member_column: MEMBER, date_column: SVC_DT, to: testco/members, to_member_column: MEMBER,
+     birth_column: BIRTH, severity: warn}
   - {rule: unique, columns: [CLAIM, LINE], severity: warn}
   - {rule: unique_across_partitions, columns: [CLAIM, LINE], severity: warn}
   - {rule: row_count, min: 3, severity: warn}
@@ -94,7 +97,8 @@ DAY2_ROWS = [
 def claims(settings, instance):
     write_spec(settings, "testco", "members", MEMBERS)
     write_spec(settings, "testco", "claims", CLAIMS)
-    deliver(settings, "testco", "members_20260301.csv", "MEMBER,ELIG_START,ELIG_END\nM100,2025-01-01,\nM200,2026-01-01,2026-12-31\nM300,2026-01-01,2026-06-30\n")
+    deliver(settings, "testco", "members_20260301.csv", "MEMBER,ELIG_START,ELIG_END,BIRTH\nM100,2025-01-01,,1950-01-01\nM200,2026-01-01,2026-12-31,1960-05-05\n"
+            "M300,2026-01-01,2026-06-30,2100-01-01\n")
     deliver(settings, "testco", "claims_20260301.csv", HEADER + "\n".join(GOOD) + "\n")
     deliver(settings, "testco", "claims_20260302.csv", HEADER + "\n".join(DAY2_ROWS) + "\nC8,not-a-number,M100,,,,,,,,,1,1\n")
     defs = build_definitions(settings)
@@ -111,7 +115,7 @@ def test_a_clean_partition_passes_every_declared_check(claims, instance):
     result = materialize(claims, instance, partition=DAY1)
     assert result.success, failure_message(result)
     checks = evaluations(result)
-    assert len(checks) == 21  # rows_accounted_for + 20 declared validations
+    assert len(checks) == 22  # rows_accounted_for + 21 declared validations
     assert [name for name, e in checks.items() if not e.passed] == []
 
 
@@ -125,7 +129,7 @@ def test_each_rule_counts_exactly_its_failing_rows_in_that_partition(claims, ins
         "npi_NPI": 1, "icd10_cm_DX": 1, "hcpcs_PROC": 1, "us_state_STATE": 1, "zip_ZIP": 1,
         "not_in_future_SVC_DT": 1, "date_order_DOB_SVC_DT_PAID_DT": 1, "regex_CLAIM": 1, "range_LINE_AMT": 1,
         "range_SVC_DT": 0, "length_CLAIM": 1, "line_within_total": 1, "sum_equals_TOTAL": 2,
-        "references_MEMBER": 1, "eligible_MEMBER": 2, "unique_CLAIM_LINE": 0, "unique_across_partitions_CLAIM_LINE": 1,
+        "references_MEMBER": 1, "eligible_MEMBER": 2, "after_birth_SVC_DT": 1, "unique_CLAIM_LINE": 0, "unique_across_partitions_CLAIM_LINE": 1,
     }
     assert all(e.metadata["rows_checked"].value == 5 for name, e in checks.items() if name in failing)
     assert checks["sum_equals_TOTAL"].metadata["failing_groups"].value == 2
@@ -191,3 +195,32 @@ def test_rule_mistakes_are_caught_at_load_time_with_the_file(settings, rule, mes
     with pytest.raises(SpecError) as caught:
         build_definitions(settings)
     assert message in str(caught.value) and "claims.yaml" in str(caught.value)
+
+
+def test_references_match_ids_across_column_types(tmp_path):
+    import polars as pl
+
+    from platform_assets.quality.table_rules import references
+    from platform_assets.spec import References
+    from resources.lake import DeltaLake, PartitionSelection
+
+    lake = DeltaLake(root=str(tmp_path / "lake"))
+    feb, mar = PartitionSelection.of_keys(["2026-02-01"]), PartitionSelection.of_keys(["2026-03-01"])
+    lake.replace(["raw", "testco", "members"], pl.DataFrame({"MEMBER": [1, 2], "_partition": ["2026-02-01"] * 2}), feb)
+    lake.replace(["raw", "testco", "claims"], pl.DataFrame({"MEMBER": ["1", "3", None], "_partition": ["2026-03-01"] * 3}), mar)
+    rule = References(rule="references", column="MEMBER", to="testco/members", to_column="MEMBER")
+    passed, metadata = references(["raw", "testco", "claims"], None, rule)(lake, mar)
+    assert not passed and (metadata["rows_checked"], metadata["failing_rows"]) == (3, 1)
+
+
+def test_a_range_run_attributes_failing_rows_to_each_partition(claims, instance):
+    result = materialize(
+        claims, instance, partition=None,
+        tags={"dagster/asset_partition_range_start": DAY1, "dagster/asset_partition_range_end": DAY2},
+    )
+    assert result.success, failure_message(result)
+    checks = evaluations(result)
+    assert checks["npi_NPI"].metadata["failing_rows_by_partition"].value == {DAY1: 0, DAY2: 1}
+    assert checks["npi_NPI"].metadata["rows_checked"].value == 9
+    rates = checks["quarantine_rate"].metadata["quarantine_rate"].value
+    assert rates == {DAY1: 0.0, DAY2: round(1 / 6, 6)}

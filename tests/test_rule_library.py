@@ -94,3 +94,33 @@ def test_dates_never_go_backwards_even_across_a_missing_date():
         "paid": [d(2020, 2, 1), d(2020, 1, 4), d(2019, 1, 1), None],
     }
     assert failing(rule, frame) == [False, True, True, True]
+
+
+def test_the_simulator_and_the_npi_rule_agree_on_check_digits():
+    import random
+
+    from platform_assets.simulator import npi_check_digit
+
+    rng = random.Random(5)
+    npis = [(lambda d: d + npi_check_digit(d))(f"{rng.randrange(10**9):09d}") for _ in range(2000)]
+    assert all(valid("npi", npis))
+    wrong = [n[:9] + str((int(n[9]) + 1) % 10) for n in npis]
+    assert not any(valid("npi", wrong))
+
+
+def test_the_readme_example_of_every_rule_is_a_valid_spec():
+    import yaml
+
+    from platform_assets.settings import PROJECT_ROOT
+    from platform_assets.spec import SourceSpec
+
+    block = (PROJECT_ROOT / "README.md").read_text().split("## Quality rules")[1].split("```yaml")[1].split("```")[0]
+    columns = [{"name": n} for n in ["MBR_ID", "CLM_ID", "LINE_NO", "GENDER", "PLAN_CD", "RENDERING_NPI", "DX1"]]
+    columns += [{"name": n, "type": "decimal"} for n in ["BILLED_AMT", "PAID_AMT", "LINE_PAID", "CLAIM_PAID"]]
+    columns += [{"name": n, "type": "date"} for n in ["SVC_DT", "DOB", "PAID_DT"]]
+    spec = SourceSpec.model_validate({
+        "provider": "acme_health", "table": "claims", "description": "x", "owners": ["team:x"], "cadence": "daily",
+        "start_date": "2026-01-01", "delivery": {"channel": {"kind": "local", "path": "a"}, "file_pattern": "a_{date:%Y%m%d}.csv"},
+        "columns": columns, **yaml.safe_load(block),
+    })
+    assert {v.rule for v in spec.validations} >= {"npi", "icd10_cm", "expression", "eligible", "after_birth", "sum_equals"}

@@ -16,6 +16,7 @@ import polars as pl
 
 from platform_assets.quality.samples import sample_rows
 from platform_assets.spec import (
+    AfterBirth,
     Eligible,
     QuarantineRate,
     References,
@@ -69,7 +70,7 @@ def unique(raw: list[str], spec: SourceSpec, v: Unique | UniqueAcrossPartitions)
             # group_by + len is several times faster than a window count over string keys.
             bad_keys = frame.group_by(keys).len().filter(pl.col("len") > 1)
         else:
-            others = pl.scan_delta(lake.table_uri(raw)).filter(~sel.expr()).select(keys).unique()
+            others = lake.scan(raw, PartitionSelection.everything()).filter(~sel.expr()).select(keys).unique()
             bad_keys = frame.select(keys).join(others, on=keys, how="semi").group_by(keys).len()
         groups, failing = bad_keys.select(pl.len().alias("__groups"), pl.col("len").sum().alias("__rows")).collect().row(0)
         failing = int(failing or 0)
@@ -128,9 +129,10 @@ def references(raw: list[str], spec: SourceSpec, v: References) -> Evaluate:
         other = _feed_key("raw", v.to)
         if not lake.exists(other):
             return False, {"error": f"{v.to} has no raw table yet; materialize it first"}
-        keys = lake.scan(other, PartitionSelection.everything()).select(pl.col(v.to_column).alias(v.column)).unique()
-        frame = lake.scan(raw, sel)
-        missing = frame.join(keys.with_columns(pl.lit(True).alias("__found")), on=v.column, how="left")
+        # Keys compared as strings, so an integer id in one feed matches the same id as text in the other.
+        keys = lake.scan(other, PartitionSelection.everything()).select(pl.col(v.to_column).cast(pl.String).alias("__key")).unique()
+        frame = lake.scan(raw, sel).with_columns(pl.col(v.column).cast(pl.String).alias("__key"))
+        missing = frame.join(keys.with_columns(pl.lit(True).alias("__found")), on="__key", how="left")
         failing = pl.col(v.column).is_not_null() & pl.col("__found").is_null()
         rows, bad = missing.select(pl.len().alias("__rows"), failing.sum().alias("__bad")).collect().row(0)
         sample = sample_rows(missing, failing, spec, [v.column]) if bad else []
@@ -148,14 +150,14 @@ def eligible(raw: list[str], spec: SourceSpec, v: Eligible) -> Evaluate:
             return False, {"error": f"{v.to} has no raw table yet; materialize it first"}
         end = pl.col(v.end_column) if v.end_column else pl.lit(None, pl.Date)
         spans = lake.scan(other, PartitionSelection.everything()).select(
-            pl.col(v.to_member_column).alias("__member"), pl.col(v.start_column).cast(pl.Date).alias("__start"),
+            pl.col(v.to_member_column).cast(pl.String).alias("__member"), pl.col(v.start_column).cast(pl.Date).alias("__start"),
             end.cast(pl.Date).alias("__end"),
         ).unique()
         frame = lake.scan(raw, sel).with_row_index(_ROW)
         date = pl.col(v.date_column).cast(pl.Date)
         covered = (
-            frame.select(_ROW, v.member_column, date.alias("__date"))
-            .join(spans, left_on=v.member_column, right_on="__member", how="inner")
+            frame.select(_ROW, pl.col(v.member_column).cast(pl.String).alias("__member"), date.alias("__date"))
+            .join(spans, on="__member", how="inner")
             .filter((pl.col("__start") <= pl.col("__date")) & (pl.col("__end").is_null() | (pl.col("__date") <= pl.col("__end"))))
             .select(_ROW)
             .unique()
@@ -163,6 +165,29 @@ def eligible(raw: list[str], spec: SourceSpec, v: Eligible) -> Evaluate:
         )
         checked = frame.join(covered, on=_ROW, how="left")
         failing = pl.col(v.member_column).is_not_null() & date.is_not_null() & pl.col("__covered").is_null()
+        rows, bad = checked.select(pl.len().alias("__rows"), failing.sum().alias("__bad")).collect().row(0)
+        sample = sample_rows(checked, failing, spec, [v.member_column, v.date_column]) if bad else []
+        return _failing_result(int(rows), int(bad or 0), sample)
+
+    return evaluate
+
+
+def after_birth(raw: list[str], spec: SourceSpec, v: AfterBirth) -> Evaluate:
+    """No row's date is before its member's birth date in the other feed (unknown members pass)."""
+
+    def evaluate(lake: DeltaLake, sel: PartitionSelection) -> tuple[bool, dict]:
+        other = _feed_key("raw", v.to)
+        if not lake.exists(other):
+            return False, {"error": f"{v.to} has no raw table yet; materialize it first"}
+        # The latest-known birth date per member: rosters repeat it in every snapshot.
+        births = (
+            lake.scan(other, PartitionSelection.everything())
+            .group_by(pl.col(v.to_member_column).cast(pl.String).alias("__member"))
+            .agg(pl.col(v.birth_column).cast(pl.Date).max().alias("__birth"))
+        )
+        frame = lake.scan(raw, sel).with_columns(pl.col(v.member_column).cast(pl.String).alias("__member"))
+        checked = frame.join(births, on="__member", how="left")
+        failing = (pl.col(v.date_column).cast(pl.Date) < pl.col("__birth")).fill_null(False)
         rows, bad = checked.select(pl.len().alias("__rows"), failing.sum().alias("__bad")).collect().row(0)
         sample = sample_rows(checked, failing, spec, [v.member_column, v.date_column]) if bad else []
         return _failing_result(int(rows), int(bad or 0), sample)
