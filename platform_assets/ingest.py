@@ -40,6 +40,7 @@ class IngestTally:
     by_rule: Counter = field(default_factory=Counter)
     drift: dict[str, dict] = field(default_factory=dict)
     sample: list[dict] = field(default_factory=list)
+    by_partition: dict[str, Counter] = field(default_factory=dict)
 
 
 def _empty_strings(spec: SourceSpec) -> pl.LazyFrame:
@@ -85,9 +86,11 @@ def _valid_batches(
                     spec,
                     reading.frame.with_columns(pl.lit(partition).alias(PARTITION_COLUMN), pl.lit(plain.name).alias(FILE_COLUMN)),
                 )
+                counts = tally.by_partition.setdefault(partition, Counter())
                 for batch in _batches(marked, plain.name, plain.path, spec):
                     tally.rows_in += batch.height
                     bad = batch.height - batch[REASONS].null_count()
+                    counts.update(rows_in=batch.height, rows_raw=batch.height - bad, rows_quarantined=bad)
                     if bad:
                         rejected = rejected_rows(spec, batch)
                         tally.rows_quarantined += rejected.height
