@@ -120,3 +120,10 @@ def test_sas_transport_files_with_dates_and_numbers(tmp_path, version):
 def test_a_corrupt_sas_file_fails_with_the_fix(tmp_path):
     with pytest.raises(DeliveryError, match="not a readable SAS sas7bdat file"):
         ingest_file(tmp_path, spec_of("format: {kind: sas}\n", COLUMNS), "feed_20250302.sas7bdat", b"not sas at all" * 100)
+
+
+def test_an_ndjson_line_longer_than_the_limit_fails_before_it_is_read(tmp_path):
+    spec = spec_of("format: {kind: ndjson, packaging: {max_line_bytes: 100}}\n", COLUMNS)
+    content = '{"ID": "1"}\n{"ID": "' + "x" * 500 + '"}\n'
+    with pytest.raises(DeliveryError, match=r"line 2: a line is longer than 100 bytes"):
+        ingest_file(tmp_path, spec, "feed_20250302.ndjson", content)
