@@ -80,8 +80,6 @@ def _valid_batches(
     for partition, file_name, path in files:
         with open_delivery(spec, path, file_name) as readings:
             for plain, reading in readings:
-                if reading.drift:
-                    tally.drift[plain.name] = reading.drift.as_metadata()
                 marked = mark_rows(
                     spec,
                     reading.frame.with_columns(pl.lit(partition).alias(PARTITION_COLUMN), pl.lit(plain.name).alias(FILE_COLUMN)),
@@ -101,6 +99,8 @@ def _valid_batches(
                     good = valid_rows(spec, batch) if bad else batch.select(valid_columns(spec, batch))
                     if good.height:
                         yield from good.to_arrow().cast(raw_schema).to_batches()
+                if reading.drift:
+                    tally.drift[plain.name] = reading.drift.as_metadata()
 
 
 def _batches(marked: pl.LazyFrame, name: str, path: Path, spec: SourceSpec) -> Iterator[pl.DataFrame]:
