@@ -40,6 +40,7 @@ class IngestTally:
     by_rule: Counter = field(default_factory=Counter)
     drift: dict[str, dict] = field(default_factory=dict)
     sample: list[dict] = field(default_factory=list)
+    by_partition: dict[str, Counter] = field(default_factory=dict)
 
 
 def _empty_strings(spec: SourceSpec) -> pl.LazyFrame:
@@ -79,15 +80,15 @@ def _valid_batches(
     for partition, file_name, path in files:
         with open_delivery(spec, path, file_name) as readings:
             for plain, reading in readings:
-                if reading.drift:
-                    tally.drift[plain.name] = reading.drift.as_metadata()
                 marked = mark_rows(
                     spec,
                     reading.frame.with_columns(pl.lit(partition).alias(PARTITION_COLUMN), pl.lit(plain.name).alias(FILE_COLUMN)),
                 )
+                counts = tally.by_partition.setdefault(partition, Counter())
                 for batch in _batches(marked, plain.name, plain.path, spec):
                     tally.rows_in += batch.height
                     bad = batch.height - batch[REASONS].null_count()
+                    counts.update(rows_in=batch.height, rows_raw=batch.height - bad, rows_quarantined=bad)
                     if bad:
                         rejected = rejected_rows(spec, batch)
                         tally.rows_quarantined += rejected.height
@@ -98,6 +99,8 @@ def _valid_batches(
                     good = valid_rows(spec, batch) if bad else batch.select(valid_columns(spec, batch))
                     if good.height:
                         yield from good.to_arrow().cast(raw_schema).to_batches()
+                if reading.drift:
+                    tally.drift[plain.name] = reading.drift.as_metadata()
 
 
 def _batches(marked: pl.LazyFrame, name: str, path: Path, spec: SourceSpec) -> Iterator[pl.DataFrame]:

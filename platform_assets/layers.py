@@ -116,6 +116,7 @@ def run_raw(spec: SourceSpec, selection: PartitionSelection, lake: DeltaLake) ->
             "quarantine_by_rule": dg.MetadataValue.json(dict(sorted(tally.by_rule.items()))),
             "quarantine_sample_masked": dg.MetadataValue.json(tally.sample),
             "schema_drift": dg.MetadataValue.json(tally.drift),
+            "rows_by_partition": dg.MetadataValue.json({k: dict(v) for k, v in sorted(tally.by_partition.items())}),
             "files": manifest.height,
         },
     )

@@ -24,6 +24,8 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 from pydantic import Field
 
+from resources.delta_files import overwrite_partitions
+
 PARTITION_COLUMN = "_partition"
 _PREVIEW = re.compile(r"Preview of invalid data:.*", re.DOTALL)
 
@@ -88,6 +90,18 @@ class PartitionSelection:
         if self.is_everything:
             return "all partitions"
         return f"partitions [{self.start}, {self.end})"
+
+
+def _partition_filters(selection: PartitionSelection) -> list[tuple] | None:
+    """The selection as delta-rs partition filters (None: every partition)."""
+    if selection.keys is not None:
+        return [(PARTITION_COLUMN, "in", list(selection.keys) or ["\0"])]
+    filters = []
+    if selection.start is not None:
+        filters.append((PARTITION_COLUMN, ">=", selection.start))
+    if selection.end is not None:
+        filters.append((PARTITION_COLUMN, "<", selection.end))
+    return filters or None
 
 
 class LakeWriteConflict(RuntimeError):
@@ -168,15 +182,19 @@ class DeltaLake(dg.ConfigurableResource):
                 failure.append(exc)
                 raise
 
+        uri = self.table_uri(key)
         try:
-            write_deltalake(
-                self.table_uri(key),
-                pa.RecordBatchReader.from_batches(schema, guarded()),
-                mode="overwrite",
-                predicate=selection.predicate(),
-                partition_by=[PARTITION_COLUMN],
-                storage_options=self.storage_options or None,
-            )
+            if "://" not in uri:
+                overwrite_partitions(uri, schema, guarded(), PARTITION_COLUMN, _partition_filters(selection))
+            else:
+                write_deltalake(
+                    uri,
+                    pa.RecordBatchReader.from_batches(schema, guarded()),
+                    mode="overwrite",
+                    predicate=selection.predicate(),
+                    partition_by=[PARTITION_COLUMN],
+                    storage_options=self.storage_options or None,
+                )
         except Exception as exc:
             if failure:
                 raise failure[0] from None

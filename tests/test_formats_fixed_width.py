@@ -104,3 +104,20 @@ def test_a_bad_picture_is_a_spec_error():
         spec_of("""
             format: {kind: fixed_width, fields: [{name: MEMBER, length: 6}, {name: SVC_DT, length: 8}, {name: AMOUNT, length: 5, picture: "X(5)"}]}
         """, COLUMNS)
+
+
+def test_a_typo_in_a_layout_is_reported_with_the_file_the_field_and_the_allowed_keys(settings):
+    from platform_assets.catalog import SpecError, load_spec
+    from tests.conftest import write_spec
+
+    path = write_spec(settings, "testco", "feed", """
+        description: x
+        owners: [team:qa]
+        cadence: daily
+        start_date: 2025-03-01
+        delivery: {channel: {kind: local, path: t}, file_pattern: "f_{date:%Y%m%d}.dat"}
+        format: {kind: fixed_width, fields: [{name: A, lenght: 3}]}
+        columns: [{name: A}]
+    """)
+    with pytest.raises(SpecError, match=r"feed.yaml: format.fixed_width.fields\[0\].lenght: unknown key; allowed keys: .*length"):
+        load_spec(path)

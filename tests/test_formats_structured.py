@@ -46,6 +46,12 @@ def test_xml_records_map_attributes_and_children_to_columns(tmp_path):
     assert quarantine.select("_line", "column", "value").rows() == [(5, "AMOUNT", "ten")]
 
 
+def test_xml_elements_and_attributes_no_column_maps_are_reported_as_drift(tmp_path):
+    content = XML.replace("<AMOUNT>10.50</AMOUNT>", '<AMOUNT>10.50</AMOUNT><PLAN code="X"/>').replace('ID="2"', 'ID="2" status="new"')
+    _, _, tally = ingest_file(tmp_path, xml_spec(), "feed_20250302.xml", content)
+    assert tally.drift == {"feed_20250302.xml": {"new": ["@status", "PLAN"]}}
+
+
 def test_xml_with_entity_declarations_is_refused_before_parsing(tmp_path):
     laughs = '<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>\n<claims><claim ID="&lol2;"/></claims>\n'
     with pytest.raises(DeliveryError, match=r"feed_20250302.xml, line 2: the XML declares a DTD"):
@@ -120,3 +126,10 @@ def test_sas_transport_files_with_dates_and_numbers(tmp_path, version):
 def test_a_corrupt_sas_file_fails_with_the_fix(tmp_path):
     with pytest.raises(DeliveryError, match="not a readable SAS sas7bdat file"):
         ingest_file(tmp_path, spec_of("format: {kind: sas}\n", COLUMNS), "feed_20250302.sas7bdat", b"not sas at all" * 100)
+
+
+def test_an_ndjson_line_longer_than_the_limit_fails_before_it_is_read(tmp_path):
+    spec = spec_of("format: {kind: ndjson, packaging: {max_line_bytes: 100}}\n", COLUMNS)
+    content = '{"ID": "1"}\n{"ID": "' + "x" * 500 + '"}\n'
+    with pytest.raises(DeliveryError, match=r"line 2: a line is longer than 100 bytes"):
+        ingest_file(tmp_path, spec, "feed_20250302.ndjson", content)

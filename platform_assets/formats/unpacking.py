@@ -204,9 +204,11 @@ def _text_ready(spec: SourceSpec, plain: PlainFile, workdir: Path) -> PlainFile:
     fmt = spec.format
     encoding = getattr(fmt, "encoding", None)
     escape = getattr(fmt, "escape_char", None)
-    if encoding is None:
-        return plain
     limit = fmt.packaging.max_line_bytes
+    if encoding is None:
+        if fmt.kind == "ndjson":
+            check_line_lengths(plain, limit)
+        return plain
     if encoding in ("utf-8", "utf-8-sig") and not escape:
         check_line_lengths(plain, limit)
         return plain

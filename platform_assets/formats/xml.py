@@ -26,11 +26,13 @@ def read_xml(spec: SourceSpec, path: Path, name: str) -> Reading:
     """One row per `record_element`; `_line` is the line the record starts on."""
     _refuse_dtd(path, name)
     schema = string_schema(spec)
+    # Filled while records stream: XML has no header, so drift is known once the file is read.
+    drift = SchemaDrift()
 
     def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
-        yield from _records(spec, path, name, schema, batch_size or BATCH)
+        yield from _records(spec, path, name, schema, batch_size or BATCH, drift)
 
-    return Reading(register_io_source(source, schema=schema), SchemaDrift())
+    return Reading(register_io_source(source, schema=schema), drift)
 
 
 def _refuse_dtd(path: Path, name: str) -> None:
@@ -43,9 +45,11 @@ def _refuse_dtd(path: Path, name: str) -> None:
         )
 
 
-def _records(spec: SourceSpec, path: Path, name: str, schema: dict, batch: int) -> Iterator[pl.DataFrame]:
+def _records(spec: SourceSpec, path: Path, name: str, schema: dict, batch: int, drift: SchemaDrift) -> Iterator[pl.DataFrame]:
     fmt: XmlFormat = spec.format
     paths = {c.name: fmt.paths.get(c.name) for c in spec.columns}
+    mapped = {(w or c).split("/")[0] for c, w in paths.items()} | {c for c, w in paths.items() if w is None}
+    seen: set[str] = set()
     rows: dict[str, list] = {k: [] for k in schema}
     parser = etree.iterparse(
         str(path), events=("end",), tag=fmt.record_element, resolve_entities=False, no_network=True,
@@ -54,6 +58,8 @@ def _records(spec: SourceSpec, path: Path, name: str, schema: dict, batch: int) 
     try:
         for _, element in parser:
             rows[LINE_COLUMN].append(element.sourceline)
+            seen.update(child.tag for child in element if isinstance(child.tag, str))
+            seen.update(f"@{a}" for a in element.attrib)
             for column, where in paths.items():
                 rows[column].append(_value(element, column, where))
             element.clear()
@@ -66,6 +72,8 @@ def _records(spec: SourceSpec, path: Path, name: str, schema: dict, batch: int) 
         line = exc.lineno if exc.lineno else None
         raise DeliveryError(name, line, f"the XML is malformed ({exc.msg[:160]})", "ask the provider to re-send a well-formed file") from None
     yield pl.DataFrame(rows, schema=schema)
+    # Report-only: an element missing from every record is normal for optional data in XML.
+    drift.new.extend(sorted(t for t in seen - mapped if t.lstrip("@") not in mapped))
 
 
 def _value(element, column: str, where: str | None) -> str | None:
