@@ -13,7 +13,7 @@ from platform_assets.catalog import load_specs
 from platform_assets.feeds import build_feed
 from platform_assets.settings import Settings
 from resources.lake import DeltaLake
-from resources.landing import LocalLanding
+from resources.channels import Channels
 from sensors.automation import automation_sensor
 
 
@@ -26,7 +26,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         sensors=[automation_sensor],
         resources={
             "lake": DeltaLake(root=settings.lake_root),
-            "landing": LocalLanding(root=str(settings.landing_root)),
+            "landing": Channels(root=str(settings.landing_root)),
         },
     )
 

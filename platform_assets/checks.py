@@ -15,6 +15,7 @@ import polars as pl
 
 from platform_assets.layers import asset_key, quarantine_key
 from platform_assets.readers import read_delivery
+from platform_assets.versions import current_files
 from platform_assets.spec import AcceptedValues, NotNull, Severity, SourceSpec, Unique
 from resources.lake import PARTITION_COLUMN, DeltaLake, PartitionSelection
 
@@ -78,7 +79,7 @@ def feed_checks(spec: SourceSpec, partitions_def: dg.PartitionsDefinition) -> li
 
 
 def _rows_accounted_for(spec: SourceSpec, lake: DeltaLake, selection: PartitionSelection) -> tuple[bool, dict]:
-    manifest = lake.read(asset_key("landed", spec), selection)
+    manifest = current_files(lake.read(asset_key("landed", spec), selection))
     rows_in = sum(
         read_delivery(spec, Path(path), name).select(pl.len()).collect().item()
         for path, name in manifest.select("lake_path", "file_name").iter_rows()

@@ -1,0 +1,24 @@
+"""Versions of landed files: a re-delivery with new content lands beside the old one, never over it."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from resources.lake import PARTITION_COLUMN
+
+
+def current_files(manifest: pl.DataFrame) -> pl.DataFrame:
+    """The newest version of every delivered file name of every partition (what raw is built from)."""
+    if "version" not in manifest.columns or manifest.is_empty():
+        return manifest
+    return manifest.sort("version").group_by(PARTITION_COLUMN, "file_name", maintain_order=True).last()
+
+
+def next_version(manifest: pl.DataFrame, partition: str, file_name: str, sha256: str) -> int | None:
+    """The version number a delivered file gets, or None if these exact bytes already landed."""
+    prior = manifest.filter((pl.col(PARTITION_COLUMN) == partition) & (pl.col("file_name") == file_name))
+    if prior.is_empty():
+        return 1
+    if sha256 in prior["sha256"].to_list():
+        return None
+    return int(prior["version"].max()) + 1
