@@ -6,6 +6,7 @@ format shares one set of rules and one quarantine.
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import polars as pl
@@ -46,9 +47,11 @@ def _read_csv(spec: SourceSpec, fmt: CsvFormat, path: Path, name: str) -> pl.Laz
                 f"ask the provider to re-send with every column of sources/{spec.key}.yaml, "
                 "or change the spec and bump its schema_version",
             )
+        _complete_or_raise(path, fmt, len(header), name)
         frame = pl.scan_csv(path, has_header=True, **options)
         first_line = 2
     else:
+        _complete_or_raise(path, fmt, len(declared), name)
         frame = pl.scan_csv(path, has_header=False, new_columns=declared, **options)
         first_line = 1
     return (
@@ -65,3 +68,25 @@ def _header(path: Path, fmt: CsvFormat, name: str) -> list[str]:
         ).collect_schema().names()
     except pl.exceptions.ComputeError as exc:
         raise DeliveryError(name, 1, f"the header cannot be read ({exc})", "check the file's format and encoding") from None
+
+
+def _complete_or_raise(path: Path, fmt: CsvFormat, fields: int, name: str) -> None:
+    """Raise if the file ends inside a record: no final line break and a short last record."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fh.seek(max(0, size - (1 << 16)))
+        tail = fh.read()
+    if tail.endswith(b"\n"):
+        return
+    last = tail.rsplit(b"\n", 1)[-1].decode(fmt.encoding.replace("utf-8-sig", "utf-8"), errors="replace")
+    found = len(next(csv.reader([last], delimiter=fmt.delimiter, quotechar=fmt.quote_char or '"'), []))
+    if found >= fields:
+        return
+    with path.open("rb") as fh:
+        line = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b"")) + 1
+    raise DeliveryError(
+        name,
+        line,
+        f"the file ends in the middle of a record ({found} of {fields} fields, no line break): it looks truncated",
+        "ask the provider to re-send the complete file",
+    )
