@@ -1,0 +1,69 @@
+"""A simulated month of every sample feed, delivered through each channel kind, lands and materializes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from platform_assets.partitions import partitions_for
+from platform_assets.simulation import Simulator
+from platform_assets.settings import Settings
+from resources.channels import Channels
+from resources.lake import DeltaLake
+from tests.channel_servers import (  # noqa: F401 - fixtures
+    http_api,
+    http_env,
+    s3_env,
+    s3_server,
+    sftp_env,
+    sftp_server,
+)
+from tests.conftest import failure_message, feed_def
+from tests.sim_helpers import layer_counts, materialize_range, spec_of, use_channel
+
+FEEDS = ["acme_health/members", "acme_health/claims", "bluepeak_payer/members", "bluepeak_payer/claims"]
+MONTH = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
+
+
+@pytest.fixture
+def channel_for(request, tmp_path):  # noqa: ANN001, ANN201
+    """provider -> channel YAML for the parametrized kind, on a fresh bucket / folder."""
+    kind = request.param
+    if kind == "local":
+        return lambda provider: {"kind": "local", "path": provider}
+    if kind == "s3":
+        server = request.getfixturevalue("s3_server")
+        request.getfixturevalue("s3_env")
+        bucket = server.new_bucket()
+        return lambda provider: {"kind": "s3", "bucket": bucket, "prefix": f"{provider}/", "endpoint_url": server.endpoint_url,
+                                 "access_key_env": "TEST_S3_KEY", "secret_key_env": "TEST_S3_SECRET"}
+    if kind == "sftp":
+        server = request.getfixturevalue("sftp_server")
+        request.getfixturevalue("sftp_env")
+        folders: dict[str, str] = {}
+        return lambda provider: {"kind": "sftp", "host": "127.0.0.1", "port": server.port,
+                                 "path": folders.setdefault(provider, server.new_folder()), "user_env": "TEST_SFTP_USER",
+                                 "key_path_env": "TEST_SFTP_KEY", "known_hosts_env": "TEST_SFTP_KNOWN_HOSTS"}
+    api = request.getfixturevalue("http_api")
+    request.getfixturevalue("http_env")
+    urls: dict[str, str] = {}
+    return lambda provider: {"kind": "http", "url": urls.setdefault(provider, api.new_folder()), "token_env": "TEST_HTTP_TOKEN"}
+
+
+@pytest.mark.parametrize("channel_for", ["local", "s3", "sftp", "http"], indirect=True)
+def test_a_simulated_month_of_every_sample_feed_lands_and_materializes(settings: Settings, instance, channel_for):
+    for feed in FEEDS:
+        use_channel(settings, feed, channel_for(feed.split("/")[0]))
+    simulator = Simulator(settings.landing_root, seed=11, rows_per_delivery=20, channels=Channels(root=str(settings.landing_root)))
+    lake = DeltaLake(root=settings.lake_root)
+    for feed in FEEDS:
+        spec = spec_of(settings, feed)
+        report = simulator.simulate(spec, *MONTH, fault_rate=0.05)
+        keys = [k for k in partitions_for(spec).get_partition_keys() if MONTH[0].isoformat() <= k < MONTH[1].isoformat()]
+        assert len(keys) == len(report.deliveries) > 0
+        _, assets = feed_def(settings, spec.provider, spec.table)
+        result = materialize_range(assets, instance, keys[0], keys[-1])
+        assert result.success, failure_message(result)
+        raw, quarantined = layer_counts(lake, spec)
+        assert (raw + quarantined, quarantined) == (report.rows, report.faulty_rows), feed
