@@ -47,15 +47,16 @@ def free_port() -> int:
 
 
 def _wait_for(check, timeout: float, what: str) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
+    """Poll `check` until it returns True; pytest's skip/fail (BaseExceptions) pass straight through."""
+    deadline, last = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - the server is still starting
-            pass
+        except Exception as exc:  # noqa: BLE001 - connection errors while the server comes up
+            last = exc
         time.sleep(0.25)
-    _unavailable(f"{what} did not become ready within {timeout:.0f}s")
+    _unavailable(f"{what} did not become ready within {timeout:.0f}s (last error: {last!r})")
 
 
 # --- S3: SeaweedFS --------------------------------------------------------------------------------
@@ -84,7 +85,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     data = tmp_path_factory.mktemp("seaweedfs")
     ports = {name: free_port() for name in (
         "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
-        "s3.port", "s3.port.grpc", "s3.port.iceberg", "metricsPort",
+        "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "metricsPort",
     )}
     args = [weed, "server", f"-dir={data}", "-s3", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.volumeSizeLimitMB=64",
             "-volume.max=20", *[f"-{k}={v}" for k, v in ports.items()]]
@@ -92,7 +93,13 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     server = S3Server(f"http://127.0.0.1:{ports['s3.port']}")
     try:
-        _wait_for(lambda: proc.poll() is None and server.new_bucket() is not None, 60, "SeaweedFS S3")
+        def ready() -> bool:
+            if proc.poll() is not None:
+                tail = (data / "weed.log").read_text(errors="replace")[-600:]
+                _unavailable(f"SeaweedFS exited with code {proc.returncode}: {tail}")
+            return server.new_bucket() is not None
+
+        _wait_for(ready, 120, "SeaweedFS S3")
         yield server
     finally:
         proc.terminate()

@@ -30,8 +30,7 @@ class LocalClient:
                 if entry.name.startswith(".") or not entry.is_file():
                     continue
                 st = entry.stat()
-                # ctime too: a file copied with its old mtime preserved is still a new delivery.
-                listing.add(DeliveredFile(entry.name, st.st_size, max(st.st_mtime, st.st_ctime), f"{st.st_size}:{st.st_mtime_ns}"))
+                listing.add(DeliveredFile(entry.name, st.st_size, st.st_mtime, f"{st.st_size}:{st.st_mtime_ns}"))
         return listing.sorted()
 
     def fetch(self, channel: LocalChannel, name: str, dest: Path) -> Path:
