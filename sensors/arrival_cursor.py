@@ -8,19 +8,27 @@ not O(all files), however many thousands of files a channel holds.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import dataclass, field
 
 from resources.channels import DeliveredFile
 
 SLACK_S = 600.0
-VERSION = 1
+VERSION = 2
+
+
+def seen_token(file: DeliveredFile) -> str:
+    """A short digest of (name, fingerprint): 11 characters per recent file in the cursor."""
+    digest = hashlib.blake2b(f"{file.name}\x00{file.fingerprint}".encode(), digest_size=8).digest()
+    return base64.b64encode(digest).decode()[:11]
 
 
 @dataclass
 class FeedState:
     watermark: float = 0.0
-    recent: dict[str, str] = field(default_factory=dict)
+    recent: set[str] = field(default_factory=set)
     pending: dict[str, str] = field(default_factory=dict)
 
     def new_files(self, files: list[DeliveredFile]) -> list[DeliveredFile]:
@@ -28,7 +36,7 @@ class FeedState:
         floor = self.watermark - SLACK_S
         return [
             f for f in files
-            if (f.modified >= floor and self.recent.get(f.name) != f.fingerprint) or self.pending.get(f.name) == f.fingerprint
+            if (f.modified >= floor and seen_token(f) not in self.recent) or self.pending.get(f.name) == f.fingerprint
         ]
 
     def advance(self, files: list[DeliveredFile]) -> None:
@@ -36,7 +44,7 @@ class FeedState:
         if files:
             self.watermark = max(self.watermark, max(f.modified for f in files))
         floor = self.watermark - SLACK_S
-        self.recent = {f.name: f.fingerprint for f in files if f.modified >= floor}
+        self.recent = {seen_token(f) for f in files if f.modified >= floor}
 
 
 @dataclass
@@ -50,13 +58,13 @@ class ArrivalCursor:
         body = json.loads(text)
         if body.get("v") != VERSION:
             raise ValueError(f"arrival sensor cursor version {body.get('v')} is not {VERSION}; reset the sensor's cursor")
-        return cls({k: FeedState(s["w"], s["r"], s["p"]) for k, s in body["feeds"].items()})
+        return cls({k: FeedState(s["w"], set(s["r"]), s["p"]) for k, s in body["feeds"].items()})
 
     def feed(self, key: str) -> FeedState:
         return self.feeds.setdefault(key, FeedState())
 
     def serialize(self) -> str:
         return json.dumps(
-            {"v": VERSION, "feeds": {k: {"w": s.watermark, "r": s.recent, "p": s.pending} for k, s in sorted(self.feeds.items())}},
+            {"v": VERSION, "feeds": {k: {"w": s.watermark, "r": sorted(s.recent), "p": s.pending} for k, s in sorted(self.feeds.items())}},
             separators=(",", ":"),
         )

@@ -73,7 +73,11 @@ def evaluate_arrivals(context: dg.SensorEvaluationContext, specs: list[SourceSpe
         state.pending = {f.name: f.fingerprint for f in pending}
         if spec.cadence is Cadence.adhoc and by_key:
             dynamic.append(dg.AddDynamicPartitionsRequest(dynamic_partitions_name(spec), sorted(by_key)))
-        run_requests += [_request(spec, key, key_files, context) for key, key_files in sorted(by_key.items())]
+        requests = [_request(spec, key, key_files) for key, key_files in sorted(by_key.items())]
+        late = [float(r.tags["carelake/late_hours"]) for r in requests if r.tags["carelake/late"] == "true"]
+        if late:
+            context.log.warning(f"{spec.key}: {len(late)} partition(s) delivered late, the latest {max(late):.1f} h after due")
+        run_requests += requests
     return dg.SensorResult(run_requests=run_requests, dynamic_partitions_requests=dynamic, cursor=cursor.serialize())
 
 
@@ -99,15 +103,14 @@ def _partitions_of(spec: SourceSpec, files: list[DeliveredFile], now: dt.datetim
     return by_key, pending
 
 
-def _request(spec: SourceSpec, key: str, files: list[DeliveredFile], context: dg.SensorEvaluationContext) -> dg.RunRequest:
+def _request(spec: SourceSpec, key: str, files: list[DeliveredFile]) -> dg.RunRequest:
     expected = expected_delivery(spec, partitions_for(spec), key) if spec.cadence is not Cadence.adhoc else None
     late = max(hours_late(expected, dt.datetime.fromtimestamp(f.modified, dt.UTC)) for f in files)
-    if late:
-        context.log.warning(f"{spec.key} partition {key}: delivery arrived {late:.1f} h after it was due ({expected:%Y-%m-%d %H:%M} UTC)")
     fingerprint = hashlib.sha256("|".join(sorted(f"{f.name}:{f.fingerprint}" for f in files)).encode()).hexdigest()[:16]
-    tags = {"carelake/feed": spec.key, "carelake/files": str(len(files)), "carelake/late": str(bool(late)).lower()}
+    tags = {"carelake/feed": spec.key, "carelake/files": str(len(files)), "carelake/late": str(bool(late)).lower(),
+            "carelake/late_hours": f"{late:.1f}"}
     if expected is not None:
-        tags |= {"carelake/expected_at": expected.isoformat(), "carelake/late_hours": f"{late:.1f}"}
+        tags["carelake/expected_at"] = expected.isoformat()
     return dg.RunRequest(
         run_key=f"{spec.key}|{key}|{fingerprint}",
         asset_selection=[asset_key("landed", spec)],

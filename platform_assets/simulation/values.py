@@ -37,6 +37,7 @@ class Context:
     member_pool: int
     rng: np.random.Generator
     fake: Faker
+    offset: int = 0  # index of the first row, so chunks of one big file keep keys unique
 
     @property
     def prefix(self) -> str:
@@ -70,13 +71,13 @@ def member_ids(ctx: Context, numbers: np.ndarray) -> pl.Series:
 
 
 def _member_id(ctx: Context, column: Column) -> pl.Series:
-    numbers = np.arange(ctx.rows) % ctx.member_pool if ctx.is_snapshot else ctx.rng.integers(0, ctx.member_pool, ctx.rows)
+    numbers = (ctx.offset + np.arange(ctx.rows)) % ctx.member_pool if ctx.is_snapshot else ctx.rng.integers(0, ctx.member_pool, ctx.rows)
     return member_ids(ctx, numbers)
 
 
 def _claim_id(ctx: Context, column: Column) -> pl.Series:
     # Two lines per claim: claim ids repeat in pairs, (claim, line) is the key.
-    n = pl.Series(np.arange(ctx.rows) // 2).cast(pl.String).str.zfill(7)
+    n = pl.Series((ctx.offset + np.arange(ctx.rows)) // 2).cast(pl.String).str.zfill(7)
     return n.str.replace(r"^", f"{ctx.prefix}C{ctx.window[0]:%Y%m%d}")
 
 
@@ -128,7 +129,7 @@ def _coverage_end(ctx: Context, column: Column) -> pl.Series:
 SEMANTICS: dict[str, Generator] = {
     "member_id": _member_id,
     "claim_id": _claim_id,
-    "line_number": lambda ctx, c: pl.Series(np.arange(ctx.rows) % 2 + 1).cast(pl.String),
+    "line_number": lambda ctx, c: pl.Series((ctx.offset + np.arange(ctx.rows)) % 2 + 1).cast(pl.String),
     "first_name": _vocabulary("first_name"),
     "last_name": _vocabulary("last_name"),
     "birth_date": _birth_date,
