@@ -15,6 +15,7 @@ from platform_assets.layers import LANDED_SCHEMA, asset_key, run_landed, run_raw
 from platform_assets.partitions import partitions_for, selection_of
 from platform_assets.readers import FILE_COLUMN, LINE_COLUMN
 from platform_assets.spec import Priority, SourceSpec
+from platform_assets.versions import ARRIVAL_RUN_TAG
 from resources.lake import PARTITION_COLUMN
 
 LAYERS = ("landed", "raw", "transformed")
@@ -64,6 +65,8 @@ def _execute(
                 if not result.changed:
                     # Identical re-delivery: no new landed version, so nothing downstream re-runs.
                     context.log.info(f"{'/'.join(key.path)} {selection}: no new or changed files")
+                    if context.run.tags.get(ARRIVAL_RUN_TAG):
+                        return
                     continue
             elif layer == "raw":
                 result = run_raw(spec, selection, lake)

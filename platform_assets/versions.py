@@ -6,6 +6,9 @@ import polars as pl
 
 from resources.lake import PARTITION_COLUMN
 
+# Runs started by an arrival sensor carry this tag; if their files changed nothing, they stop after landed.
+ARRIVAL_RUN_TAG = "carelake/arrival"
+
 
 def current_files(manifest: pl.DataFrame) -> pl.DataFrame:
     """The newest version of every delivered file name of every partition (what raw is built from)."""

@@ -1,7 +1,9 @@
 """Arrival sensors: one per channel kind, turning new deliveries into runs of the landed partitions.
 
-A delivery for a time window requests that window's landed partition (raw and transformed follow
-by declarative automation); an adhoc feed registers one dynamic partition per delivered file. A
+A delivery for a time window requests that window's partition of the feed's three layers (eager
+automation only follows the newest partition, and late or re-delivered windows are older ones);
+an adhoc feed registers one dynamic partition per delivered file. A run whose files turn out
+identical to what already landed stops after landed, so nothing downstream re-runs. A
 changed re-delivery is a new fingerprint, so it is requested again and lands as a new version. A
 delivery that arrives after its window's due time is tagged and logged as late. The cursor is
 durable (stored by Dagster per tick), so a restart neither misses nor repeats a delivery.
@@ -20,10 +22,12 @@ from platform_assets.lateness import expected_delivery, hours_late
 from platform_assets.partitions import dynamic_partitions_name, partitions_for, window_of
 from platform_assets.patterns import compile_pattern
 from platform_assets.spec import Cadence, SourceSpec
+from platform_assets.versions import ARRIVAL_RUN_TAG
 from resources.channels import Channels, DeliveredFile
 from sensors.arrival_cursor import ArrivalCursor
 
 INTERVAL_S = 60
+LAYERS = ("landed", "raw", "transformed")
 
 
 def build_arrival_sensors(specs: list[SourceSpec]) -> list[dg.SensorDefinition]:
@@ -41,7 +45,7 @@ def arrival_sensor(kind: str, specs: list[SourceSpec]) -> dg.SensorDefinition:
         name=f"arrivals_{kind}",
         description=f"New deliveries in {kind} channels request their landed partitions.",
         # asset_selection (not target): feeds of one channel kind have different partitions definitions.
-        asset_selection=dg.AssetSelection.assets(*[asset_key("landed", s) for s in specs]),
+        asset_selection=dg.AssetSelection.assets(*[asset_key(layer, s) for s in specs for layer in LAYERS]),
         minimum_interval_seconds=INTERVAL_S,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
@@ -107,13 +111,15 @@ def _request(spec: SourceSpec, key: str, files: list[DeliveredFile]) -> dg.RunRe
     expected = expected_delivery(spec, partitions_for(spec), key) if spec.cadence is not Cadence.adhoc else None
     late = max(hours_late(expected, dt.datetime.fromtimestamp(f.modified, dt.UTC)) for f in files)
     fingerprint = hashlib.sha256("|".join(sorted(f"{f.name}:{f.fingerprint}" for f in files)).encode()).hexdigest()[:16]
-    tags = {"carelake/feed": spec.key, "carelake/files": str(len(files)), "carelake/late": str(bool(late)).lower(),
+    tags = {ARRIVAL_RUN_TAG: "true", "carelake/feed": spec.key, "carelake/files": str(len(files)), "carelake/late": str(bool(late)).lower(),
             "carelake/late_hours": f"{late:.1f}"}
     if expected is not None:
         tags["carelake/expected_at"] = expected.isoformat()
     return dg.RunRequest(
         run_key=f"{spec.key}|{key}|{fingerprint}",
-        asset_selection=[asset_key("landed", spec)],
+        # Every layer, not landed alone: eager automation only follows the latest partition, and a
+        # late or re-delivered window is usually an older one.
+        asset_selection=[asset_key(layer, spec) for layer in LAYERS],
         partition_key=key,
         tags=tags,
     )

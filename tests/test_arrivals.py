@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
+import polars as pl
 
 from platform_assets.layers import asset_key
 from platform_assets.simulation import Fault, FaultRates, Simulator
 from resources.channels import Channels
+from resources.lake import DeltaLake, PartitionSelection
 from sensors.arrivals import evaluate_arrivals
 from tests.channel_servers import s3_env, s3_server, set_mtime  # noqa: F401 - fixtures
 from tests.conftest import deliver, failure_message, feed_def, materialize, write_spec
@@ -129,3 +131,36 @@ def test_adhoc_deliveries_register_a_dynamic_partition_each_and_materialize(sett
             result = materialize(assets, instance, partition=run.partition_key)
             assert result.success, failure_message(result)
     assert instance.get_latest_materialization_event(asset_key("transformed", spec_of(settings, "histco/history"))) is not None
+
+
+def run(assets: dg.AssetsDefinition, instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """Execute a sensor's run request the way the daemon would launch it."""
+    return dg.materialize([assets], instance=instance, partition_key=request.partition_key,
+                          selection=list(request.asset_selection), tags=dict(request.tags), raise_on_error=False)
+
+
+def test_a_changed_redelivery_of_an_old_window_reruns_downstream_and_an_identical_one_does_nothing(settings, instance):
+    defs, assets = feed_def(settings, "acme_health", "claims")
+    spec = spec_of(settings, "acme_health/claims")
+    sim = Simulator(settings.landing_root, seed=1)
+    old_window = (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
+    sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3))
+    first = tick(defs, instance, "arrivals_local", None)
+    for request in first.run_requests:
+        assert sorted(k.path[0] for k in request.asset_selection) == ["landed", "raw", "transformed"]
+        result = run(assets, instance, request)
+        assert result.success, failure_message(result)
+    raw_events = lambda: len(instance.fetch_materializations(asset_key("raw", spec), limit=100).records)  # noqa: E731
+    assert raw_events() == 2
+
+    changed = sim.deliver(spec, old_window, version=2)
+    (request,) = tick(defs, instance, "arrivals_local", first.cursor).run_requests
+    assert request.partition_key == "2026-10-01" and run(assets, instance, request).success
+    assert raw_events() == 3
+    lake_raw = DeltaLake(root=settings.lake_root).read(asset_key("raw", spec), PartitionSelection.of_keys(["2026-10-01"]))
+    assert sorted(lake_raw["CLM_ID"]) == sorted(pl.read_csv(changed.path, infer_schema=False)["CLM_ID"])
+
+    second = tick(defs, instance, "arrivals_local", None)  # cursor reset: every file looks new
+    results = [run(assets, instance, r) for r in second.run_requests]
+    assert all(r.success for r in results) and all(r.get_asset_materialization_events() == [] for r in results)
+    assert raw_events() == 3

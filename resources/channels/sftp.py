@@ -41,9 +41,10 @@ class SftpClient:
             listing = Listing()
             for entry in await sftp.readdir(channel.path):
                 attrs = entry.attrs
-                if entry.filename.startswith(".") or attrs.type != asyncssh.FILEXFER_TYPE_REGULAR and not (
-                    attrs.permissions is not None and stat.S_ISREG(attrs.permissions)
-                ):
+                regular = attrs.type == asyncssh.FILEXFER_TYPE_REGULAR or (
+                    attrs.permissions is not None and stat.S_ISREG(attrs.permissions)  # SFTP v3 servers send modes only
+                )
+                if entry.filename.startswith(".") or not regular:
                     continue
                 listing.add(DeliveredFile(entry.filename, attrs.size or 0, float(attrs.mtime or 0), f"{attrs.size}:{attrs.mtime}"))
             return listing.sorted()
