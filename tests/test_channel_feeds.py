@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import dagster as dg
 import pytest
 
 from platform_assets.partitions import partitions_for
@@ -67,3 +68,25 @@ def test_a_simulated_month_of_every_sample_feed_lands_and_materializes(settings:
         assert result.success, failure_message(result)
         raw, quarantined = layer_counts(lake, spec)
         assert (raw + quarantined, quarantined) == (report.rows, report.faulty_rows), feed
+
+
+@pytest.mark.parametrize("channel_for", ["s3", "sftp", "http"], indirect=True)
+def test_the_arrival_sensor_of_each_channel_kind_requests_new_deliveries_once(settings: Settings, instance, channel_for):
+    use_channel(settings, "acme_health/claims", channel_for("acme_health"))
+    spec = spec_of(settings, "acme_health/claims")
+    kind = spec.delivery.channel.kind
+    Simulator(settings.landing_root, seed=2, rows_per_delivery=10).simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3))
+    defs, assets = feed_def(settings, spec.provider, spec.table)
+
+    def tick(cursor: str | None):  # noqa: ANN202
+        context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs,
+                                          resources={"landing": defs.resources["landing"]})
+        return defs.get_sensor_def(f"arrivals_{kind}").evaluate_tick(context)
+
+    first = tick(None)
+    assert sorted(r.partition_key for r in first.run_requests) == ["2026-10-01", "2026-10-02"]
+    request = first.run_requests[0]
+    result = dg.materialize([assets], instance=instance, partition_key=request.partition_key,
+                            selection=list(request.asset_selection), tags=dict(request.tags), raise_on_error=False)
+    assert result.success, failure_message(result)
+    assert tick(first.cursor).run_requests == []
