@@ -19,7 +19,7 @@ from platform_assets.partitions import window_of
 from platform_assets.patterns import compile_pattern
 from platform_assets.readers import FILE_COLUMN, LINE_COLUMN, read_delivery
 from platform_assets.spec import Cadence, SourceSpec
-from platform_assets.versions import current_files, next_version
+from platform_assets.versions import already_landed, current_files, next_version
 from resources.lake import PARTITION_COLUMN, DeltaLake, PartitionSelection
 from resources.channels import Channels
 
@@ -34,6 +34,7 @@ LANDED_SCHEMA = {
     "landed_at": pl.Datetime("us", "UTC"),
     "version": pl.Int64,
     "delivered_at": pl.Datetime("us", "UTC"),
+    "fingerprint": pl.String,
 }
 
 
@@ -89,6 +90,8 @@ def run_landed(
                 )
             expected = expected_delivery(spec, partitions_def, key)
             for file in files:
+                if already_landed(manifest, key, file.name, file.fingerprint):
+                    continue  # the channel says these are the bytes landed before: no download
                 local = landing.fetch(channel, file.name, Path(tmp))
                 stored = lake.store_file(local, ["landed", spec.provider, spec.table, "_files", key])
                 if local.parent == Path(tmp):
@@ -111,6 +114,7 @@ def run_landed(
                         "landed_at": dt.datetime.now(dt.UTC),
                         "version": version,
                         "delivered_at": delivered_at,
+                        "fingerprint": file.fingerprint,
                     }
                 )
     new = pl.DataFrame(rows, schema=LANDED_SCHEMA)

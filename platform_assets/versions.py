@@ -25,3 +25,10 @@ def next_version(manifest: pl.DataFrame, partition: str, file_name: str, sha256:
     if sha256 in prior["sha256"].to_list():
         return None
     return int(prior["version"].max()) + 1
+
+
+def already_landed(manifest: pl.DataFrame, partition: str, file_name: str, fingerprint: str) -> bool:
+    """True if this file, with this channel fingerprint (ETag, checksum or size+mtime), already landed."""
+    return not manifest.filter(
+        (pl.col(PARTITION_COLUMN) == partition) & (pl.col("file_name") == file_name) & (pl.col("fingerprint") == fingerprint)
+    ).is_empty()
