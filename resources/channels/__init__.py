@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from platform_assets.spec import Channel
 from resources.channels.base import DeliveredFile, Listing, MissingCredential, UnsafeFileName, checked_name
 from resources.channels.http import HttpClient
 from resources.channels.local import LocalClient
@@ -24,25 +25,25 @@ class Channels(dg.ConfigurableResource):
 
     root: str = Field(description="folder local channels deliver into")
 
-    def client(self, channel):  # noqa: ANN001, ANN201 - one of the clients below
+    def client(self, channel: Channel) -> LocalClient | S3Client | SftpClient | HttpClient:
         kind = channel.kind
         if kind == "local":
             return LocalClient(self.root)
         return {"s3": S3Client, "sftp": SftpClient, "http": HttpClient}[kind]()
 
-    def list(self, channel) -> Listing:  # noqa: ANN001
+    def list(self, channel: Channel) -> Listing:
         """Files delivered in the channel (not recursive), sorted by name; unsafe names are in `rejected`."""
         return self.client(channel).list(channel)
 
-    def fetch(self, channel, name: str, dest: Path) -> Path:  # noqa: ANN001
+    def fetch(self, channel: Channel, name: str, dest: Path) -> Path:
         """A local path holding the delivered file's bytes (downloaded into `dest` unless already local)."""
         return self.client(channel).fetch(channel, name, dest)
 
-    def put(self, channel, name: str, source: Path) -> None:  # noqa: ANN001
+    def put(self, channel: Channel, name: str, source: Path) -> None:
         """Deliver a file into the channel (what a provider does; used by the simulator)."""
         self.client(channel).put(channel, name, source)
 
-    def describe(self, channel) -> str:  # noqa: ANN001
+    def describe(self, channel: Channel) -> str:
         """Where the channel is, for error messages (never a credential)."""
         if channel.kind == "local":
             return str(LocalClient(self.root).folder(channel))
