@@ -21,7 +21,7 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: 
     """Evaluate a sensor the way the daemon does, from a stored cursor."""
     context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs,
                                       sensor_name=name, resources={"landing": defs.resources["landing"]})
-    return defs.get_sensor_def(name).evaluate_tick(context)
+    return defs.resolve_sensor_def(name).evaluate_tick(context)
 
 
 def requested(data) -> list[tuple[str, str]]:  # noqa: ANN001
@@ -33,7 +33,7 @@ def test_one_arrival_sensor_per_channel_kind(settings, s3_server, s3_env):
     defs, _ = feed_def(settings, "acme_health", "claims")
     names = sorted(s.name for s in defs.sensors if s.name.startswith("arrivals_"))
     assert names == ["arrivals_local", "arrivals_s3"]
-    assert defs.get_sensor_def("arrivals_local").default_status is dg.DefaultSensorStatus.RUNNING
+    assert defs.resolve_sensor_def("arrivals_local").default_status is dg.DefaultSensorStatus.RUNNING
 
 
 def test_the_cursor_survives_a_restart_so_each_delivery_is_requested_once(settings, instance):

@@ -81,7 +81,7 @@ def test_the_arrival_sensor_of_each_channel_kind_requests_new_deliveries_once(se
     def tick(cursor: str | None):  # noqa: ANN202
         context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs,
                                           resources={"landing": defs.resources["landing"]})
-        return defs.get_sensor_def(f"arrivals_{kind}").evaluate_tick(context)
+        return defs.resolve_sensor_def(f"arrivals_{kind}").evaluate_tick(context)
 
     first = tick(None)
     assert sorted(r.partition_key for r in first.run_requests) == ["2026-10-01", "2026-10-02"]

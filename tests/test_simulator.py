@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -139,7 +140,7 @@ def test_a_changed_redelivery_lands_a_new_version_and_an_identical_one_changes_n
     assert materialize(assets, instance, partition="2026-10-01").success
     landed = lake.read(asset_key("landed", spec), PartitionSelection.everything()).sort("version")
     assert landed["version"].to_list() == [1, 2] and landed["file_name"].n_unique() == 1
-    assert [open(p, "rb").read() == b for p, b in zip(landed["lake_path"], [v1, second.path.read_bytes()])] == [True, True]
+    assert [Path(p).read_bytes() for p in landed["lake_path"]] == [v1, second.path.read_bytes()]
     raw = lake.read(asset_key("raw", spec), PartitionSelection.everything())
     assert raw.sort("_line")["CLM_ID"].to_list() == pl.read_csv(second.path, infer_schema=False)["CLM_ID"].to_list()
 
