@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--month", type=dt.date.fromisoformat, default=dt.date(2026, 10, 1), help="any day of the month")
     demo.add_argument("--fault-rate", type=float, default=0.01)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--feed", action="append", help="provider/table: run only these feeds as a sandbox (default: all)")
 
     args = parser.parse_args(argv)
     settings = Settings.from_env()
@@ -92,7 +93,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
     with dg.DagsterInstance.get() as instance:
-        summaries = run_demo(settings, instance, args.month, args.fault_rate, args.seed)
+        summaries = run_demo(settings, instance, args.month, args.fault_rate, args.seed, feeds=args.feed)
     print(format_summary(summaries))
     print(f"\nlake: {settings.lake_root}\nlanding: {settings.landing_root}\nnext: `make dev` to browse the assets")
     return 0 if summaries and all(s.success for s in summaries) else 1
