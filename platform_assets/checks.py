@@ -15,8 +15,8 @@ import polars as pl
 
 from platform_assets.layers import asset_key, quarantine_key
 from platform_assets.readers import read_delivery
-from platform_assets.versions import current_files
 from platform_assets.spec import AcceptedValues, NotNull, Severity, SourceSpec, Unique
+from platform_assets.versions import current_files
 from resources.lake import PARTITION_COLUMN, DeltaLake, PartitionSelection
 
 Evaluate = Callable[[DeltaLake, PartitionSelection], tuple[bool, dict]]
