@@ -13,20 +13,23 @@ from platform_assets.catalog import load_specs
 from platform_assets.feeds import build_feed
 from platform_assets.settings import Settings
 from resources.lake import DeltaLake
-from resources.landing import LocalLanding
+from resources.channels import Channels
+from sensors.arrivals import build_arrival_sensors
 from sensors.automation import automation_sensor
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for the feeds under `settings.sources_dir`; raises SpecError on a bad YAML."""
     with _bulk_build():
-        feeds = [build_feed(loaded) for loaded in load_specs(settings.sources_dir, settings.spec_cache_file)]
+        specs = load_specs(settings.sources_dir, settings.spec_cache_file)
+        feeds = [build_feed(loaded) for loaded in specs]
+        arrival_sensors = build_arrival_sensors([loaded.spec for loaded in specs])
     return dg.Definitions(
         assets=feeds,
-        sensors=[automation_sensor],
+        sensors=[automation_sensor, *arrival_sensors],
         resources={
             "lake": DeltaLake(root=settings.lake_root),
-            "landing": LocalLanding(root=str(settings.landing_root)),
+            "landing": Channels(root=str(settings.landing_root)),
         },
     )
 

@@ -32,6 +32,7 @@ from platform_assets.spec import (
     Unique,
     UniqueAcrossPartitions,
 )
+from platform_assets.versions import current_files
 from resources.lake import PARTITION_COLUMN, DeltaLake, PartitionSelection
 
 Evaluate = Callable[[DeltaLake, PartitionSelection], tuple[bool, dict]]
@@ -140,7 +141,7 @@ def feed_checks(spec: SourceSpec, partitions_def: dg.PartitionsDefinition) -> li
 
 
 def _rows_accounted_for(spec: SourceSpec, lake: DeltaLake, selection: PartitionSelection) -> tuple[bool, dict]:
-    manifest = lake.read(asset_key("landed", spec), selection)
+    manifest = current_files(lake.read(asset_key("landed", spec), selection))
     rows_in = sum(
         read_delivery(spec, Path(path), name).select(pl.len()).collect().item()
         for path, name in manifest.select("lake_path", "file_name").iter_rows()

@@ -25,11 +25,17 @@ def main(argv: list[str] | None = None) -> int:
     simulate.add_argument("--fault-rate", type=float, default=0.0)
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument("--feed", action="append", help="provider/table (default: all)")
+    simulate.add_argument("--fault", action="append", default=[], metavar="KIND=RATE",
+                          help="inject a fault kind at a rate, e.g. truncated=0.1 or malformed_date=0.01 (repeatable)")
+    simulate.add_argument("--rows", type=int, default=50, help="rows per delivery (rosters: the member pool)")
+    simulate.add_argument("--volume-gb", type=float, help="volume mode: write one file of this size per feed into --out")
+    simulate.add_argument("--out", type=Path, help="folder for volume mode files")
 
     demo = sub.add_parser("demo", help="simulate a month and materialize every partition through Dagster")
     demo.add_argument("--month", type=dt.date.fromisoformat, default=dt.date(2026, 10, 1), help="any day of the month")
     demo.add_argument("--fault-rate", type=float, default=0.01)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--feed", action="append", help="provider/table: run only these feeds as a sandbox (default: all)")
 
     profile = sub.add_parser("profile", help="profile a new file: types, nulls, PHI; write a draft source YAML")
     profile.add_argument("file", type=Path)
@@ -59,14 +65,32 @@ def _validate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _simulate(settings: Settings, args: argparse.Namespace) -> int:
-    from platform_assets.simulator import Simulator
+    from platform_assets.simulation import Fault, FaultRates, Simulator
+    from platform_assets.simulation.volume import write_volume
 
-    simulator = Simulator(settings.landing_root, seed=args.seed)
+    try:
+        rates = {Fault(kind): float(rate) for kind, rate in (item.split("=", 1) for item in args.fault)}
+    except ValueError:
+        print(f"--fault takes KIND=RATE with KIND one of {[f.value for f in Fault]}", file=sys.stderr)
+        return 2
+    faults = FaultRates(rates) if rates else FaultRates.quarantinable(args.fault_rate)
+    simulator = Simulator(settings.landing_root, seed=args.seed, rows_per_delivery=args.rows, member_pool=max(args.rows * 4, 200))
     for loaded in load_specs(settings.sources_dir):
-        if args.feed and loaded.spec.key not in args.feed:
+        spec = loaded.spec
+        if args.feed and spec.key not in args.feed:
             continue
-        report = simulator.simulate(loaded.spec, args.start, args.end, fault_rate=args.fault_rate)
-        print(f"{loaded.spec.key}: {len(report.deliveries)} deliveries, {report.rows} rows, {report.faulty_rows} faulty rows")
+        if args.volume_gb:
+            if args.out is None:
+                print("--volume-gb needs --out FOLDER", file=sys.stderr)
+                return 2
+            args.out.mkdir(parents=True, exist_ok=True)
+            out = args.out / f"{spec.provider}__{spec.table}.{spec.format.kind}"
+            report = write_volume(spec, out, int(args.volume_gb * 1e9), (args.start, args.end), seed=args.seed)
+            print(f"{spec.key}: {report.rows:,} rows, {report.bytes / 1e9:.2f} GB, {report.rows_per_s:,.0f} rows/s -> {out}")
+            continue
+        report = simulator.simulate(spec, args.start, args.end, faults=faults)
+        print(f"{spec.key}: {len(report.deliveries)} deliveries, {report.rows} rows, {report.faulty_rows} rows to quarantine, "
+              f"faults injected: {report.by_fault() or 'none'}")
     return 0
 
 
@@ -77,7 +101,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
     with dg.DagsterInstance.get() as instance:
-        summaries = run_demo(settings, instance, args.month, args.fault_rate, args.seed)
+        summaries = run_demo(settings, instance, args.month, args.fault_rate, args.seed, feeds=args.feed)
     print(format_summary(summaries))
     print(f"\nlake: {settings.lake_root}\nlanding: {settings.landing_root}\nnext: `make dev` to browse the assets")
     return 0 if summaries and all(s.success for s in summaries) else 1

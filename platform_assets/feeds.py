@@ -16,6 +16,7 @@ from platform_assets.ordering import waiting_deps
 from platform_assets.partitions import partitions_for, selection_of
 from platform_assets.readers import FILE_COLUMN, LINE_COLUMN
 from platform_assets.spec import SourceSpec
+from platform_assets.versions import ARRIVAL_RUN_TAG
 from resources.lake import PARTITION_COLUMN
 
 LAYERS = ("landed", "raw", "transformed")
@@ -60,6 +61,12 @@ def _execute(
         if key in selected:
             if layer == "landed":
                 result = run_landed(spec, partitions_def, list(context.partition_keys), selection, lake, landing)
+                if not result.changed:
+                    # Identical re-delivery: no new landed version, so nothing downstream re-runs.
+                    context.log.info(f"{'/'.join(key.path)} {selection}: no new or changed files")
+                    if context.run.tags.get(ARRIVAL_RUN_TAG):
+                        return
+                    continue
             elif layer == "raw":
                 result = run_raw(spec, selection, lake)
             else:
@@ -121,6 +128,7 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
             description=f"{spec.description} Delivered files, byte for byte, with sha256.",
             group_name="landed",
             kinds={"delta", spec.format.kind},
+            skippable=True,
             metadata={
                 **base_meta,
                 "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(n, str(t)) for n, t in LANDED_SCHEMA.items()]),

@@ -1,0 +1,46 @@
+"""Helpers for simulation tests: point a feed at another channel, run a window range through Dagster."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+import yaml
+
+from platform_assets.catalog import load_specs
+from platform_assets.layers import asset_key, quarantine_key
+from platform_assets.settings import Settings
+from platform_assets.spec import SourceSpec
+from resources.lake import DeltaLake, PartitionSelection
+
+
+def use_channel(settings: Settings, feed: str, channel: dict) -> None:
+    """Rewrite a feed's YAML in the test's sources copy to deliver through `channel`."""
+    path = settings.sources_dir / f"{feed}.yaml"
+    body = yaml.safe_load(path.read_text())
+    body["delivery"]["channel"] = channel
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+
+
+def spec_of(settings: Settings, feed: str) -> SourceSpec:
+    return next(s.spec for s in load_specs(settings.sources_dir) if s.spec.key == feed)
+
+
+def materialize_range(assets: dg.AssetsDefinition, instance: dg.DagsterInstance, first: str, last: str,
+                      layers: tuple[str, ...] = ("landed", "raw", "transformed")) -> dg.ExecuteInProcessResult:
+    provider, table = next(iter(assets.keys)).path[1:]
+    return dg.materialize(
+        [assets], instance=instance, raise_on_error=False,
+        selection=dg.AssetSelection.assets(*[[layer, provider, table] for layer in layers]),
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+    )
+
+
+def count(lake: DeltaLake, key, selection: PartitionSelection | None = None) -> int:  # noqa: ANN001
+    if not lake.exists(key):
+        return 0
+    return lake.scan(key, selection or PartitionSelection.everything()).select(pl.len()).collect().item()
+
+
+def layer_counts(lake: DeltaLake, spec: SourceSpec) -> tuple[int, int]:
+    """(raw rows, quarantined rows) of a feed over all partitions."""
+    return count(lake, asset_key("raw", spec)), count(lake, quarantine_key(spec))

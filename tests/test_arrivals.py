@@ -1,0 +1,166 @@
+"""Arrival sensors against a real instance: new deliveries request their partitions exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from platform_assets.layers import asset_key
+from platform_assets.simulation import Fault, FaultRates, Simulator
+from resources.channels import Channels
+from resources.lake import DeltaLake, PartitionSelection
+from sensors.arrivals import evaluate_arrivals
+from tests.channel_servers import s3_env, s3_server, set_mtime  # noqa: F401 - fixtures
+from tests.conftest import deliver, failure_message, feed_def, materialize, write_spec
+from tests.sim_helpers import spec_of, use_channel
+
+
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None):  # noqa: ANN201
+    """Evaluate a sensor the way the daemon does, from a stored cursor."""
+    context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs,
+                                      sensor_name=name, resources={"landing": defs.resources["landing"]})
+    return defs.resolve_sensor_def(name).evaluate_tick(context)
+
+
+def requested(data) -> list[tuple[str, str]]:  # noqa: ANN001
+    return sorted(("/".join(r.asset_selection[0].path[1:]), r.partition_key) for r in data.run_requests)
+
+
+def test_one_arrival_sensor_per_channel_kind(settings, s3_server, s3_env):
+    use_channel(settings, "bluepeak_payer/claims", {"kind": "s3", "bucket": "b-unused", "endpoint_url": s3_server.endpoint_url})
+    defs, _ = feed_def(settings, "acme_health", "claims")
+    names = sorted(s.name for s in defs.sensors if s.name.startswith("arrivals_"))
+    assert names == ["arrivals_local", "arrivals_s3"]
+    assert defs.resolve_sensor_def("arrivals_local").default_status is dg.DefaultSensorStatus.RUNNING
+
+
+def test_the_cursor_survives_a_restart_so_each_delivery_is_requested_once(settings, instance):
+    defs, assets = feed_def(settings, "acme_health", "claims")
+    spec = spec_of(settings, "acme_health/claims")
+    sim = Simulator(settings.landing_root, seed=1)
+    sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 4))
+    first = tick(defs, instance, "arrivals_local", None)
+    assert requested(first) == [("acme_health/claims", f"2026-10-0{d}") for d in (1, 2, 3)]
+    for request in first.run_requests:
+        assert materialize(assets, instance, partition=request.partition_key, layers=("landed",)).success
+
+    # The sensor is stopped; deliveries keep arriving: two new days and a changed re-delivery of day 1.
+    sim.simulate(spec, dt.date(2026, 10, 4), dt.date(2026, 10, 6))
+    sim.deliver(spec, (dt.date(2026, 10, 1), dt.date(2026, 10, 2)), version=2)
+    restarted = tick(defs, instance, "arrivals_local", first.cursor)
+    assert requested(restarted) == [("acme_health/claims", k) for k in ("2026-10-01", "2026-10-04", "2026-10-05")]
+    assert {r.run_key for r in restarted.run_requests}.isdisjoint({r.run_key for r in first.run_requests})
+    assert requested(tick(defs, instance, "arrivals_local", restarted.cursor)) == []
+
+
+def test_members_deliveries_request_their_month_and_late_ones_are_tagged(settings, instance):
+    defs, _ = feed_def(settings, "acme_health", "members")
+    spec = spec_of(settings, "acme_health/members")
+    sim = Simulator(settings.landing_root, seed=1)
+    (on_time,) = sim.simulate(spec, dt.date(2026, 9, 1), dt.date(2026, 10, 1)).deliveries
+    set_mtime(on_time.path, dt.datetime(2026, 10, 2, 9, tzinfo=dt.UTC))  # due 2026-10-04 00:00
+    sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 11, 1), faults=FaultRates({Fault.late: 1.0}))
+    data = tick(defs, instance, "arrivals_local", None)
+    tags = {r.partition_key: r.tags for r in data.run_requests if r.tags["carelake/feed"] == spec.key}
+    assert sorted(tags) == ["2026-09-01", "2026-10-01"]
+    assert tags["2026-09-01"]["carelake/late"] == "false" and tags["2026-10-01"]["carelake/late"] == "true"
+    assert float(tags["2026-10-01"]["carelake/late_hours"]) >= 1
+    assert tags["2026-10-01"]["carelake/expected_at"] == "2026-11-04T00:00:00+00:00"  # month end + 72 h
+
+
+def test_a_delivery_for_a_window_still_open_waits_until_the_window_closes(settings, instance):
+    spec = spec_of(settings, "acme_health/members")
+    deliver(settings, "acme_health", "ACME_MEMBERS_202611.csv", "MBR_ID\n")
+    channels = Channels(root=str(settings.landing_root))
+    ctx = dg.build_sensor_context(instance=instance)
+    early = evaluate_arrivals(ctx, [spec], channels, dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+    assert early.run_requests == []
+    ctx = dg.build_sensor_context(instance=instance, cursor=early.cursor)
+    closed = evaluate_arrivals(ctx, [spec], channels, dt.datetime(2026, 12, 1, 1, tzinfo=dt.UTC))
+    assert [r.partition_key for r in closed.run_requests] == ["2026-11-01"]
+    ctx = dg.build_sensor_context(instance=instance, cursor=closed.cursor)
+    assert evaluate_arrivals(ctx, [spec], channels, dt.datetime(2026, 12, 2, tzinfo=dt.UTC)).run_requests == []
+
+
+def test_an_identical_s3_redelivery_requests_nothing(settings, instance, s3_server, s3_env):
+    bucket = s3_server.new_bucket()
+    use_channel(settings, "acme_health/claims", {"kind": "s3", "bucket": bucket, "endpoint_url": s3_server.endpoint_url,
+                                                 "access_key_env": "TEST_S3_KEY", "secret_key_env": "TEST_S3_SECRET"})
+    defs, _ = feed_def(settings, "acme_health", "claims")
+    spec = spec_of(settings, "acme_health/claims")
+    sim = Simulator(settings.landing_root, seed=1, channels=Channels(root=str(settings.landing_root)))
+    window = (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
+    sim.deliver(spec, window)
+    first = tick(defs, instance, "arrivals_s3", None)
+    assert requested(first) == [("acme_health/claims", "2026-10-01")]
+    sim.deliver(spec, window)  # the same bytes again: same ETag
+    assert requested(tick(defs, instance, "arrivals_s3", first.cursor)) == []
+
+
+ADHOC = """
+    description: A one-off historical drop, then incremental files.
+    owners: [team:qa]
+    cadence: adhoc
+    start_date: 2026-01-01
+    delivery:
+      channel: {kind: local, path: histco}
+      file_pattern: "hist_*.csv"
+    columns:
+      - {name: ID, type: string, nullable: false}
+      - {name: AMOUNT, type: decimal, precision: 10, scale: 2}
+"""
+
+
+def test_adhoc_deliveries_register_a_dynamic_partition_each_and_materialize(settings, instance):
+    write_spec(settings, "histco", "history", ADHOC)
+    deliver(settings, "histco", "hist_2008_2010.csv", "ID,AMOUNT\nA,1.00\nB,2.00\n")
+    defs, assets = feed_def(settings, "histco", "history")
+    first = tick(defs, instance, "arrivals_local", None)
+    assert [(r.partitions_def_name, r.partition_keys) for r in first.dynamic_partitions_requests] == [
+        ("histco__history__deliveries", ["hist_2008_2010.csv"])]
+    assert requested(first) == [("histco/history", "hist_2008_2010.csv")]
+    deliver(settings, "histco", "hist_2011_01.csv", "ID,AMOUNT\nC,3.00\n")
+    second = tick(defs, instance, "arrivals_local", first.cursor)
+    assert requested(second) == [("histco/history", "hist_2011_01.csv")]
+    for data in (first, second):
+        for req in data.dynamic_partitions_requests:
+            instance.add_dynamic_partitions(req.partitions_def_name, list(req.partition_keys))
+        for run in data.run_requests:
+            result = materialize(assets, instance, partition=run.partition_key)
+            assert result.success, failure_message(result)
+    assert instance.get_latest_materialization_event(asset_key("transformed", spec_of(settings, "histco/history"))) is not None
+
+
+def run(assets: dg.AssetsDefinition, instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """Execute a sensor's run request the way the daemon would launch it."""
+    return dg.materialize([assets], instance=instance, partition_key=request.partition_key,
+                          selection=list(request.asset_selection), tags=dict(request.tags), raise_on_error=False)
+
+
+def test_a_changed_redelivery_of_an_old_window_reruns_downstream_and_an_identical_one_does_nothing(settings, instance):
+    defs, assets = feed_def(settings, "acme_health", "claims")
+    spec = spec_of(settings, "acme_health/claims")
+    sim = Simulator(settings.landing_root, seed=1)
+    old_window = (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
+    sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3))
+    first = tick(defs, instance, "arrivals_local", None)
+    for request in first.run_requests:
+        assert sorted(k.path[0] for k in request.asset_selection) == ["landed", "raw", "transformed"]
+        result = run(assets, instance, request)
+        assert result.success, failure_message(result)
+    raw_events = lambda: len(instance.fetch_materializations(asset_key("raw", spec), limit=100).records)  # noqa: E731
+    assert raw_events() == 2
+
+    changed = sim.deliver(spec, old_window, version=2)
+    (request,) = tick(defs, instance, "arrivals_local", first.cursor).run_requests
+    assert request.partition_key == "2026-10-01" and run(assets, instance, request).success
+    assert raw_events() == 3
+    lake_raw = DeltaLake(root=settings.lake_root).read(asset_key("raw", spec), PartitionSelection.of_keys(["2026-10-01"]))
+    assert sorted(lake_raw["CLM_ID"]) == sorted(pl.read_csv(changed.path, infer_schema=False)["CLM_ID"])
+
+    second = tick(defs, instance, "arrivals_local", None)  # cursor reset: every file looks new
+    results = [run(assets, instance, r) for r in second.run_requests]
+    assert all(r.success for r in results) and all(r.get_asset_materialization_events() == [] for r in results)
+    assert raw_events() == 3
