@@ -68,9 +68,10 @@ def test_json_document_with_a_record_path(tmp_path):
         format: {kind: json, record_path: data.claims, paths: {MEMBER: member.id}}
     """, COLUMNS)
     content = '{"data": {"claims": [{"ID": 1, "member": {"id": "M1"}, "SVC_DT": "2025-03-02", "AMOUNT": 10.5}, {"ID": 2, "AMOUNT": "x"}]}}'
-    raw, quarantine, _ = ingest_file(tmp_path, spec, "feed_20250302.json", content)
+    raw, quarantine, tally = ingest_file(tmp_path, spec, "feed_20250302.json", content)
     assert raw.select("ID", "MEMBER", "SVC_DT", "AMOUNT").rows() == [("1", "M1", dt.date(2025, 3, 2), Decimal("10.50"))]
     assert quarantine.select("_line", "column", "value").rows() == [(2, "AMOUNT", "x")]
+    assert tally.drift == {}
 
 
 def test_json_record_path_that_is_not_a_list_fails_with_the_fix(tmp_path):
@@ -82,8 +83,9 @@ def test_json_record_path_that_is_not_a_list_fails_with_the_fix(tmp_path):
 def test_ndjson_lines_that_are_not_objects_go_to_quarantine_with_their_text(tmp_path):
     spec = spec_of("format: {kind: ndjson}\n", COLUMNS)
     content = '{"ID": "1", "MEMBER": "M1", "SVC_DT": "2025-03-02", "AMOUNT": "1.00"}\n{"ID": "2", oops\n\n[1, 2]\n'
-    raw, quarantine, tally = ingest_file(tmp_path, spec, "feed_20250302.ndjson", content)
-    assert raw["ID"].to_list() == ["1"]
+    raw, quarantine, tally = ingest_file(tmp_path, spec, "feed_20250302.ndjson", content + '{"ID": "3", "NEW_KEY": 1}\n')
+    assert raw["ID"].to_list() == ["1", "3"]
+    assert tally.drift == {"feed_20250302.ndjson": {"new": ["NEW_KEY"]}}
     assert quarantine.select("_line", "column", "rule", "value").rows() == [
         (2, "_record", "format", '{"ID": "2", oops'),
         (4, "_record", "format", "[1, 2]"),

@@ -31,11 +31,13 @@ def read_json(spec: SourceSpec, path: Path, name: str) -> Reading:
             "ask the provider for NDJSON (kind: ndjson), or raise format.max_document_bytes",
         )
 
+    drift = SchemaDrift()  # keys no column maps, known once the records have streamed
+
     def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
         records = _ndjson(path, name) if fmt.kind == "ndjson" else _document(fmt, path, name)
-        yield from _batches(spec, fmt, records, schema, batch_size or BATCH)
+        yield from _batches(spec, fmt, records, schema, batch_size or BATCH, drift)
 
-    return Reading(register_io_source(source, schema=schema), SchemaDrift())
+    return Reading(register_io_source(source, schema=schema), drift)
 
 
 def _ndjson(path: Path, name: str) -> Iterator[tuple[int, object, str | None]]:
@@ -91,12 +93,15 @@ def _text(value: object) -> str | None:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _batches(spec, fmt: JsonFormat, records, schema: dict, batch: int) -> Iterator[pl.DataFrame]:
+def _batches(spec, fmt: JsonFormat, records, schema: dict, batch: int, drift: SchemaDrift) -> Iterator[pl.DataFrame]:
     paths = {c.name: fmt.paths.get(c.name, c.name) for c in spec.columns}
+    mapped, seen = {p.split(".")[0] for p in paths.values()}, set()
     rows: dict[str, list] = {k: [] for k in schema}
     for number, record, raw in records:
         rows[LINE_COLUMN].append(number)
         ok = isinstance(record, dict)
+        if ok:
+            seen.update(record)
         for column, where in paths.items():
             rows[column].append(_text(_at(record, where)) if ok else None)
         rows[FORMAT_ERROR_COLUMN].append(None if ok else "the record is not a JSON object")
@@ -105,3 +110,4 @@ def _batches(spec, fmt: JsonFormat, records, schema: dict, batch: int) -> Iterat
             yield pl.DataFrame(rows, schema=schema)
             rows = {k: [] for k in schema}
     yield pl.DataFrame(rows, schema=schema)
+    drift.new.extend(sorted(seen - mapped))
