@@ -116,8 +116,8 @@ def _code_version() -> str:
     from platform_assets import patterns, spec
 
     digest = hashlib.sha256(pydantic.VERSION.encode())
-    for module in (spec, patterns):
-        digest.update(Path(module.__file__).read_bytes())
+    for source in sorted(Path(spec.__file__).parent.glob("*.py")) + [Path(patterns.__file__)]:
+        digest.update(source.read_bytes())
     return digest.hexdigest()
 
 

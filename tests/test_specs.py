@@ -129,3 +129,19 @@ def test_spec_must_live_at_provider_table_path(settings):
     write_spec(settings, "testco", "members", MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv") + "    table: other\n")
     with pytest.raises(SpecError, match="must match the file location"):
         build_definitions(settings)
+
+
+def test_the_spec_cache_serves_unchanged_files_and_rereads_changed_ones(settings, tmp_path):
+    cache = tmp_path / "cache" / "specs.pickle"
+    path = write_spec(settings, "testco", "members", MEMBERS.format(cadence="monthly", pattern="m_{date:%Y%m}.csv"))
+    first = {s.spec.key: s.spec for s in load_specs(settings.sources_dir, cache)}
+    assert cache.exists()
+    assert {s.spec.key: s.spec for s in load_specs(settings.sources_dir, cache)} == first
+
+    path.write_text(path.read_text().replace("cadence: monthly", "cadence: yearly  "))
+    changed = {s.spec.key: s.spec for s in load_specs(settings.sources_dir, cache)}
+    assert changed["testco/members"].cadence.value == "yearly"
+
+    path.write_text(path.read_text().replace("cadence: yearly  ", "cadence: hourly"))
+    with pytest.raises(SpecError, match="cadence: 'hourly'"):
+        load_specs(settings.sources_dir, cache)
