@@ -7,7 +7,8 @@ Nulls pass every rule except not_null (nullability is a separate, explicit rule)
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import polars as pl
 
@@ -29,12 +30,20 @@ ROW_RULES = (NotNull, AcceptedValues, Regex, Range, Length, Expression, CodeForm
 
 @dataclass(frozen=True)
 class RowRule:
-    """A named failing-row predicate and the columns worth showing in a sample."""
+    """A named failing-row predicate and the columns worth showing in a sample.
+
+    The predicate is built on first use, not when definitions load: building polars
+    expressions for every rule of thousands of feeds cost ~10% of the code location's load.
+    """
 
     name: str
     description: str
-    failing: pl.Expr
     columns: list[str]
+    validation: object = field(repr=False)
+
+    @cached_property
+    def failing(self) -> pl.Expr:
+        return _failing(self.validation)
 
 
 def _invalid(column: str, valid: pl.Expr) -> pl.Expr:
@@ -48,46 +57,61 @@ def _literal(bound: float | dt.date) -> pl.Expr:
 def row_rule(v: object) -> RowRule:
     """The RowRule for one of the ROW_RULES validations."""
     if isinstance(v, NotNull):
-        return RowRule(f"not_null_{v.column}", f"{v.column} is never null", pl.col(v.column).is_null(), [v.column])
+        return RowRule(f"not_null_{v.column}", f"{v.column} is never null", [v.column], v)
     if isinstance(v, AcceptedValues):
-        valid = pl.col(v.column).cast(pl.String).is_in(v.values)
-        return RowRule(f"accepted_values_{v.column}", f"{v.column} is one of {v.values}", _invalid(v.column, valid), [v.column])
+        return RowRule(f"accepted_values_{v.column}", f"{v.column} is one of {v.values}", [v.column], v)
+    if isinstance(v, Regex):
+        return RowRule(f"regex_{v.column}", f"{v.column} matches {v.pattern!r}", [v.column], v)
+    if isinstance(v, Range):
+        bounds = f"[{v.min if v.min is not None else '-inf'}, {v.max if v.max is not None else 'inf'}]"
+        return RowRule(f"range_{v.column}", f"{v.column} is within {bounds}", [v.column], v)
+    if isinstance(v, Length):
+        return RowRule(f"length_{v.column}", f"{v.column} has {v.min or 0}..{v.max or 'any'} characters", [v.column], v)
+    if isinstance(v, Expression):
+        columns = list(dict.fromkeys(pl.sql_expr(v.sql).meta.root_names()))
+        name = v.name or "expression_" + "_".join(columns[:3])
+        return RowRule(name, f"{v.sql} holds for every row", columns, v)
+    if isinstance(v, CodeFormat):
+        return RowRule(f"{v.rule}_{v.column}", f"{v.column} {DESCRIPTIONS[v.rule]}", [v.column], v)
+    if isinstance(v, DateOrder):
+        return RowRule(f"date_order_{'_'.join(v.columns)}", f"{' <= '.join(v.columns)}", list(v.columns), v)
+    raise TypeError(f"{type(v).__name__} is not a row rule")  # pragma: no cover
+
+
+def _failing(v: object) -> pl.Expr:
+    """The expression that is true where a row fails validation `v`."""
+    if isinstance(v, NotNull):
+        return pl.col(v.column).is_null()
+    if isinstance(v, AcceptedValues):
+        return _invalid(v.column, pl.col(v.column).cast(pl.String).is_in(v.values))
     if isinstance(v, Regex):
         # Anchored so that a pattern written for the whole value cannot match a substring.
-        valid = pl.col(v.column).cast(pl.String).str.contains(f"^(?:{v.pattern})$")
-        return RowRule(f"regex_{v.column}", f"{v.column} matches {v.pattern!r}", _invalid(v.column, valid), [v.column])
+        return _invalid(v.column, pl.col(v.column).cast(pl.String).str.contains(f"^(?:{v.pattern})$"))
     if isinstance(v, Range):
-        col = pl.col(v.column)
-        valid = pl.lit(True)
+        col, valid = pl.col(v.column), pl.lit(True)
         if v.min is not None:
             valid &= col >= _literal(v.min)
         if v.max is not None:
             valid &= col <= _literal(v.max)
-        bounds = f"[{v.min if v.min is not None else '-inf'}, {v.max if v.max is not None else 'inf'}]"
-        return RowRule(f"range_{v.column}", f"{v.column} is within {bounds}", _invalid(v.column, valid), [v.column])
+        return _invalid(v.column, valid)
     if isinstance(v, Length):
-        n = pl.col(v.column).cast(pl.String).str.len_chars()
-        valid = pl.lit(True)
+        n, valid = pl.col(v.column).cast(pl.String).str.len_chars(), pl.lit(True)
         if v.min is not None:
             valid &= n >= v.min
         if v.max is not None:
             valid &= n <= v.max
-        return RowRule(f"length_{v.column}", f"{v.column} has {v.min or 0}..{v.max or 'any'} characters", _invalid(v.column, valid), [v.column])
+        return _invalid(v.column, valid)
     if isinstance(v, Expression):
-        holds = pl.sql_expr(v.sql)
-        columns = list(dict.fromkeys(holds.meta.root_names()))
-        name = v.name or "expression_" + "_".join(columns[:3])
-        return RowRule(name, f"{v.sql} holds for every row", ~holds.fill_null(True), columns)
+        return ~pl.sql_expr(v.sql).fill_null(True)
     if isinstance(v, CodeFormat):
-        valid = LIBRARY[v.rule](pl.col(v.column))
-        return RowRule(f"{v.rule}_{v.column}", f"{v.column} {DESCRIPTIONS[v.rule]}", _invalid(v.column, valid), [v.column])
+        return _invalid(v.column, LIBRARY[v.rule](pl.col(v.column)))
     if isinstance(v, DateOrder):
         backwards = pl.lit(False)
         # Every ordered pair, so a null in the middle does not hide birth > paid.
         for i, earlier in enumerate(v.columns):
             for later in v.columns[i + 1 :]:
                 backwards |= (pl.col(earlier).cast(pl.Date) > pl.col(later).cast(pl.Date)).fill_null(False)
-        return RowRule(f"date_order_{'_'.join(v.columns)}", f"{' <= '.join(v.columns)}", backwards, list(v.columns))
+        return backwards
     raise TypeError(f"{type(v).__name__} is not a row rule")  # pragma: no cover
 
 
