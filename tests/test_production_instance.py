@@ -66,3 +66,11 @@ def test_the_shipped_postgres_config_runs_feeds_and_automation(settings, postgre
         assert {"/".join(r.key.path) for r in second.results if r.true_subset.size} == {"transformed/testco/claims"}
         record = instance.get_latest_materialization_event(dg.AssetKey(["raw", "testco", "claims"]))
         assert record.asset_materialization.metadata["dagster/row_count"].value == 2
+
+
+def test_the_shipped_local_config_queues_runs_a_few_at_a_time(tmp_path):
+    config = yaml.safe_load((PROJECT_ROOT / "deploy" / "dagster.local.yaml").read_text())
+    home = tmp_path / "local_home"
+    home.mkdir()
+    with dg.instance_for_test(overrides=config, temp_dir=str(home)) as instance:
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
