@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from platform_assets.layers import quarantine_key
+from platform_assets.layers import asset_key, quarantine_key
 from platform_assets.simulation import Fault, FaultRates, Simulator
 from resources.lake import DeltaLake, PartitionSelection
 from tests.conftest import failure_message, feed_def, materialize, write_spec
@@ -90,6 +90,11 @@ def test_every_format_round_trips_through_the_pipeline_without_quarantine(settin
     report = Simulator(settings.landing_root, seed=11, rows_per_delivery=40).simulate(spec, *DAY)
     assert [d.rows for d in report.deliveries] == [40] and not report.faults
     assert run_day(settings, instance, spec) == (40, 0)
+    # Every generated value is non-empty: a value the reader cannot find would show up as a null.
+    raw = DeltaLake(root=settings.lake_root).read(asset_key("raw", spec), PartitionSelection.everything())
+    columns = [c.name for c in spec.columns]
+    assert raw.select(columns).null_count().row(0) == (0,) * len(columns)
+    assert sorted(raw["LINE_NO"].to_list()) == [1] * 20 + [2] * 20
 
 
 def test_fixed_width_lines_follow_the_layout_with_header_and_trailer_records_in_a_named_zip_member(settings):
