@@ -151,3 +151,12 @@ def test_pgp_deliveries_are_encrypted_to_the_key_the_pipeline_decrypts_with(sett
     monkeypatch.delenv("SIMCO_PGP_KEY")
     with pytest.raises(ValueError, match="the PGP key variable SIMCO_PGP_KEY is not set"):
         Simulator(tmp_path / "again", seed=11).simulate(spec, *DAY)
+
+
+def test_volume_mode_refuses_formats_whose_chunks_cannot_be_appended(settings, tmp_path):
+    from platform_assets.simulation.volume import write_volume
+
+    spec = simco_spec(settings, "big", *FORMATS["xml_zstd"])
+    with pytest.raises(NotImplementedError, match="volume mode writes line formats only"):
+        write_volume(spec, tmp_path / "big.xml", 1000, DAY)
+    assert not (tmp_path / "big.xml").exists()
