@@ -60,6 +60,7 @@ FORMATS = {
     "ndjson_bzip2": ("SIM_{date:%Y%m%d}.ndjson.bz2", "{kind: ndjson}"),
     "parquet": ("SIM_{date:%Y%m%d}.parquet", "{kind: parquet}"),
     "sas_xpt": ("SIM_{date:%Y%m%d}.xpt", "{kind: sas}"),
+    "sas_xpt_gzip": ("SIM_{date:%Y%m%d}.xpt.gz", "{kind: sas}"),  # variant auto sees .xpt under .gz
 }
 
 
