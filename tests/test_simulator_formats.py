@@ -8,6 +8,7 @@ import gzip
 import shutil
 import tempfile
 import zipfile
+from decimal import Decimal
 
 import pytest
 
@@ -163,3 +164,21 @@ def test_volume_mode_refuses_formats_whose_chunks_cannot_be_appended(settings, t
     with pytest.raises(NotImplementedError, match="volume mode writes line formats only"):
         write_volume(spec, tmp_path / "big.xml", 1000, DAY)
     assert not (tmp_path / "big.xml").exists()
+
+
+def test_fixed_width_pictures_write_what_the_reader_reads_back_including_signs(settings, tmp_path):
+    import polars as pl
+
+    from platform_assets.formats.fixed_width import read_fixed_width
+    from platform_assets.simulation.writers import writer_for
+
+    spec = simco_spec(settings, "pictures", *FORMATS["fixed_width_zip"])
+    values = {"BILLED_AMT": ["0.05", "1234567.89", "12.3"], "PAID_AMT": ["-12.34", "0.00", None]}
+    frame = pl.DataFrame({c.name: values.get(c.name, ["X1", "", "Z3"]) for c in spec.columns}, schema={c.name: pl.String for c in spec.columns})
+    path = tmp_path / "pictures.txt"
+    path.write_bytes(writer_for(spec)(spec, frame, True))
+    read = read_fixed_width(spec, path, path.name).frame.collect()
+    money = [pl.col(c).cast(pl.Decimal(12, 2)) for c in ("BILLED_AMT", "PAID_AMT")]
+    assert read.select("_line", *money, "DX1").rows() == [
+        (2, Decimal("0.05"), Decimal("-12.34"), "X1"), (3, Decimal("1234567.89"), Decimal("0.00"), None),
+        (4, Decimal("12.30"), None, "Z3")]
