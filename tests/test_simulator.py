@@ -41,8 +41,8 @@ def test_claims_reference_members_and_npis_carry_a_valid_check_digit(settings):
 def test_a_format_without_a_writer_says_so():
     from platform_assets.spec import SourceSpec
 
-    spec = SourceSpec.model_construct(provider="p", table="t", format=type("F", (), {"kind": "xml"})())
-    with pytest.raises(NotImplementedError, match="no writer for format 'xml'"):
+    spec = SourceSpec.model_construct(provider="p", table="t", format=type("F", (), {"kind": "edifact"})())
+    with pytest.raises(NotImplementedError, match="no writer for format 'edifact'"):
         writer_for(spec)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import polars as pl
 import pyreadstat
@@ -22,7 +22,9 @@ def read_sas(spec: SourceSpec, path: Path, name: str) -> Reading:
     fmt: SasFormat = spec.format
     variant = fmt.variant
     if variant == "auto":
-        variant = "xpt" if name.lower().endswith((".xpt", ".xport")) else "sas7bdat"
+        # The name may still carry packaging suffixes (`.xpt.gz`); a zip member's own name follows the '!'.
+        suffixes = {suffix.lower() for suffix in PurePosixPath(name.rsplit("!", 1)[-1]).suffixes}
+        variant = "xpt" if suffixes & {".xpt", ".xport"} else "sas7bdat"
     reader = pyreadstat.read_xport if variant == "xpt" else pyreadstat.read_sas7bdat
     try:
         _, meta = reader(str(path), metadataonly=True, output_format="polars")

@@ -29,7 +29,8 @@ from platform_assets.simulation.faults import (
     reshape_columns,
 )
 from platform_assets.simulation.values import Context, generate
-from platform_assets.simulation.writers import writer_for
+from platform_assets.simulation.packing import pack
+from platform_assets.simulation.writers import first_line, writer_for
 from platform_assets.spec import Cadence, SourceSpec
 from resources.channels import Channels
 
@@ -123,10 +124,12 @@ class Simulator:
         name = compile_pattern(spec.delivery.file_pattern).render(window[0]) if spec.cadence is not Cadence.adhoc \
             else compile_pattern(spec.delivery.file_pattern).render(window[0], suffix=f"{window[0]:%Y%m%d}")
         frame = generate(Context(spec, window, rows, self.member_pool, rng, fake))
-        header = spec.format.header
-        frame, injected = inject_rows(spec, frame, rates, rng, name, 2 if header else 1, self.member_pool)
+        first = first_line(spec)
+        frame, injected = inject_rows(spec, frame, rates, rng, name, first, self.member_pool)
         frame, layout = reshape_columns(spec, frame, rates, rng, name)
-        data, broken = corrupt_bytes(writer_for(spec)(spec, frame, True), rates, rng, name, header)
+        data, broken = corrupt_bytes(writer_for(spec)(spec, frame, True), rates, rng, name, first > 1)
+        # Packed after the byte faults: a broken export inside an intact archive, as providers send them.
+        data = pack(spec, name, data)
         delivered_at = self._delivered_at(spec, window, rates, rng)
         faults = injected + layout + broken
         if delivered_at is not None:

@@ -127,14 +127,16 @@ def reshape_columns(spec: SourceSpec, frame: pl.DataFrame, rates: FaultRates, rn
                     file: str) -> tuple[pl.DataFrame, list[Injected]]:
     """File faults on the column layout: a missing, an extra or a reordered column."""
     injected = []
-    if spec.format.header and rng.random() < rates.rate(Fault.missing_column):
+    # Only delimited files with a header are read by column name; other formats have no `header`.
+    header = getattr(spec.format, "header", False)
+    if header and rng.random() < rates.rate(Fault.missing_column):
         column = frame.columns[int(rng.integers(frame.width))]
         frame = frame.drop(column)
         injected.append(Injected(Fault.missing_column, file, 1, column))
-    if rng.random() < rates.rate(Fault.extra_column) and spec.format.header:
+    if rng.random() < rates.rate(Fault.extra_column) and header:
         frame = frame.with_columns(pl.lit("extra").alias("UNDECLARED_EXTRA"))
         injected.append(Injected(Fault.extra_column, file, 1, "UNDECLARED_EXTRA"))
-    if spec.format.header and frame.width > 1 and rng.random() < rates.rate(Fault.reordered_columns):
+    if header and frame.width > 1 and rng.random() < rates.rate(Fault.reordered_columns):
         frame = frame.select(list(reversed(frame.columns)))
         injected.append(Injected(Fault.reordered_columns, file, 1))
     return frame, injected

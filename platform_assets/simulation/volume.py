@@ -41,6 +41,12 @@ def write_volume(spec: SourceSpec, path: Path, target_bytes: int, window: tuple[
                  chunk_rows: int = 250_000, member_pool: int = 1_000_000, progress: bool | None = None) -> VolumeReport:
     """Write at least `target_bytes` of the spec's format to `path`; deterministic for a seed."""
     writer = writer_for(spec)
+    if not appendable(spec):
+        # Chunks are appended: a document (XML, JSON, Parquet, SAS) or a trailer record would repeat per chunk.
+        raise NotImplementedError(
+            f"{spec.key}: volume mode writes line formats only (csv, ndjson, fixed_width without header/trailer "
+            f"records), not {spec.format.kind!r}; use `carelake simulate` for deliveries of this feed"
+        )
     digest = hashlib.sha256(f"{seed}/{spec.key}/volume".encode()).digest()
     rng = np.random.default_rng(int.from_bytes(digest[:8], "big"))
     fake = Faker("en_US")
@@ -58,3 +64,11 @@ def write_volume(spec: SourceSpec, path: Path, target_bytes: int, window: tuple[
             written += len(data)
             bar.update(len(data))
     return VolumeReport(path, rows, written, time.perf_counter() - started)
+
+
+def appendable(spec: SourceSpec) -> bool:
+    """Whether chunks written one after another make one valid file of the spec's format."""
+    fmt = spec.format
+    if fmt.kind == "fixed_width":
+        return fmt.record_types is None or not fmt.record_types.skip
+    return fmt.kind in ("csv", "ndjson")

@@ -1,7 +1,9 @@
 """Writers turn a frame of strings into a delivered file's bytes, one per format kind.
 
-A registry keyed by `spec.format.kind`, so writers for new formats (fixed-width, JSON, XML,
-Parquet, ...) plug in with `@register("kind")` next to their readers.
+A registry keyed by `spec.format.kind`: each writer is the inverse of its reader in
+`platform_assets/formats/` for the values the simulator generates, and declares the line (or record)
+number its first data row gets from that reader, so injected faults name the line quarantine names.
+Packaging (compression, zip, PGP) is applied afterwards by `simulation/packing.py`.
 """
 
 from __future__ import annotations
@@ -14,16 +16,25 @@ from platform_assets.spec import SourceSpec
 
 Writer = Callable[[SourceSpec, pl.DataFrame, bool], bytes]
 WRITERS: dict[str, Writer] = {}
+FIRST_LINES: dict[str, Callable[[SourceSpec], int]] = {}
 
 
-def register(kind: str) -> Callable[[Writer], Writer]:
-    """Register the writer for a format kind: `(spec, frame, first_chunk) -> bytes`."""
+def register(kind: str, first_line: Callable[[SourceSpec], int] = lambda spec: 1) -> Callable[[Writer], Writer]:
+    """Register the writer for a format kind: `(spec, frame, first_chunk) -> bytes`, and the `_line`
+    its reader gives the first data row (1 unless a header / prolog comes first)."""
 
     def add(writer: Writer) -> Writer:
         WRITERS[kind] = writer
+        FIRST_LINES[kind] = first_line
         return writer
 
     return add
+
+
+def first_line(spec: SourceSpec) -> int:
+    """The `_line` the reader gives the first data row the spec's writer writes."""
+    writer_for(spec)  # the same error for a kind without a writer
+    return FIRST_LINES[spec.format.kind](spec)
 
 
 def writer_for(spec: SourceSpec) -> Writer:
@@ -37,7 +48,7 @@ def writer_for(spec: SourceSpec) -> Writer:
         ) from None
 
 
-@register("csv")
+@register("csv", first_line=lambda spec: 2 if spec.format.header else 1)
 def write_delimited(spec: SourceSpec, frame: pl.DataFrame, first_chunk: bool = True) -> bytes:
     """Delimited text with the spec's delimiter, quoting, header and encoding."""
     fmt = spec.format
@@ -51,3 +62,7 @@ def write_delimited(spec: SourceSpec, frame: pl.DataFrame, first_chunk: bool = T
     if fmt.encoding == "utf-8-sig":
         return ("\ufeff" if first_chunk else "").encode() + text.encode("utf-8")
     return text.encode(fmt.encoding, errors="replace")
+
+
+# Writers of the other formats register themselves on import; imported last because they use `register`.
+from platform_assets.simulation import columnar_writers, fixed_width_writer, json_writer, xml_writer  # noqa: E402,F401
