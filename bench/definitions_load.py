@@ -78,7 +78,7 @@ def worker(mode: str, sources: Path, cache_dir: Path) -> float:
     from platform_assets.assembly import build_definitions
     from platform_assets.settings import Settings
     from resources.lake import DeltaLake
-    from resources.landing import LocalLanding
+    from resources.channels import Channels
 
     import warnings
 
@@ -86,7 +86,7 @@ def worker(mode: str, sources: Path, cache_dir: Path) -> float:
     started = time.perf_counter()
     if mode == "naive":
         defs = dg.Definitions(
-            assets=_naive_assets(sources), resources={"lake": DeltaLake(root="/tmp/x"), "landing": LocalLanding(root="/tmp/y")}
+            assets=_naive_assets(sources), resources={"lake": DeltaLake(root="/tmp/x"), "landing": Channels(root="/tmp/y")}
         )
     else:
         defs = build_definitions(Settings(sources, "/tmp/x", Path("/tmp/y"), cache_dir=cache_dir))

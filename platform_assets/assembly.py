@@ -34,7 +34,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     )
 
 
-
 @contextmanager
 def _bulk_build() -> Iterator[None]:
     """Build thousands of long-lived definition objects without the GC rescanning them.

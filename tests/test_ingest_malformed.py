@@ -23,7 +23,7 @@ columns:
 PACKAGING = "packaging: {max_line_bytes: 1024, max_ratio: 100}"
 SPECS = {
     "csv": f"format: {{kind: csv, {PACKAGING}}}\n",
-    "zip": f"format: {{kind: csv, packaging: {{max_line_bytes: 1024, max_ratio: 100}}}}\n",
+    "zip": "format: {kind: csv, packaging: {max_line_bytes: 1024, max_ratio: 100}}\n",
     "xml": f"format: {{kind: xml, record_element: claim, paths: {{ID: '@ID'}}, {PACKAGING}}}\n",
     "json": f"format: {{kind: json, record_path: data, {PACKAGING}}}\n",
     "ndjson": f"format: {{kind: ndjson, {PACKAGING}}}\n",
