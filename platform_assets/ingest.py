@@ -1,31 +1,28 @@
-"""Raw ingestion as a stream: landed files -> string batches -> typed rows and quarantine rows ->
-one Delta commit per table, with memory bounded by the batch size, not the file size.
+"""Raw ingestion as a stream: landed files -> strings -> typed rows and quarantine rows -> one
+Delta commit per table, with memory bounded by polars' streaming engine, not the file size.
 
-Valid rows go straight into the raw table's write; rejected rows are spooled to a temporary
-Parquet file and committed to the quarantine table afterwards. Counts are taken as batches pass.
+Per file, one polars query marks every row (typed values and failure reasons) and sinks valid
+rows into new raw files and rejected rows into new quarantine files in the same pass; counts come
+from the files written. Nothing is committed until every file of the run has been read.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from platform_assets.coercion import REASONS, mark_rows, rejected_rows, valid_columns, valid_rows
+from platform_assets.coercion import mark_rows, rejected_rows, split_rows, valid_rows
 from platform_assets.errors import DeliveryError
 from platform_assets.formats import open_delivery
 from platform_assets.formats.frames import FILE_COLUMN, LINE_COLUMN, string_schema
 from platform_assets.spec import SourceSpec
 from resources.lake import PARTITION_COLUMN, DeltaLake, PartitionSelection
 
-BATCH_ROWS = 250_000
 SAMPLE_ROWS = 5
 MASK = "***"
 
@@ -57,55 +54,40 @@ def ingest(
     spec: SourceSpec, files: list[tuple[str, str, Path]], selection: PartitionSelection, lake: DeltaLake,
     raw_key: list[str], quarantine_key: list[str],
 ) -> IngestTally:
-    """Ingest landed files (partition, file name, path) into the raw and quarantine tables."""
+    """Ingest landed files (partition, file name, path) into the raw and quarantine tables.
+
+    Each file is one polars streaming query over a single scan, sinking valid rows into new raw
+    files and rejected rows into new quarantine files; both tables are then committed.
+    """
     tally = IngestTally()
     empty = mark_rows(spec, _empty_strings(spec))
+    phi = {c.name for c in spec.columns if c.phi is not None}
     raw_schema = _arrow_schema(valid_rows(spec, empty))
     quarantine_schema = _arrow_schema(rejected_rows(spec, empty))
-    with tempfile.TemporaryDirectory(prefix="carelake-quarantine-") as spool_dir:
-        spool_path = Path(spool_dir) / "quarantine.parquet"
-        with pq.ParquetWriter(spool_path, quarantine_schema) as spool:
-            valid = _valid_batches(spec, files, tally, spool, raw_schema, quarantine_schema)
-            tally.rows_raw = lake.replace_stream(raw_key, raw_schema, valid, selection)
-        # Raw is committed; if quarantine's commit fails the partition fails loudly (re-run is idempotent).
-        batches = pq.ParquetFile(spool_path).iter_batches(batch_size=BATCH_ROWS)
-        tally.rows_quarantined = lake.replace_stream(quarantine_key, quarantine_schema, batches, selection)
+    with lake.overwrite(raw_key, raw_schema, selection) as raw, lake.overwrite(quarantine_key, quarantine_schema, selection) as quarantine:
+        for partition, file_name, path in files:
+            with open_delivery(spec, path, file_name) as readings:
+                for plain, reading in readings:
+                    strings = reading.frame.with_columns(pl.lit(partition).alias(PARTITION_COLUMN), pl.lit(plain.name).alias(FILE_COLUMN))
+                    valid, rejected = split_rows(spec, strings, trimmed=reading.trimmed)
+                    raw_before, rejected_before = len(raw.files), len(quarantine.files)
+                    _run(plain.name, plain.path, spec, [*(raw.sink(v) for v in valid), quarantine.sink(rejected)])
+                    good = sum(f.rows for f in raw.files[raw_before:])
+                    spooled = [quarantine.root / f.relative for f in quarantine.files[rejected_before:] if f.rows]
+                    bad = _tally_rejected(tally, spooled, phi) if spooled else 0
+                    tally.rows_in += good + bad
+                    tally.by_partition.setdefault(partition, Counter()).update(rows_in=good + bad, rows_raw=good, rows_quarantined=bad)
+                    if reading.drift:
+                        tally.drift[plain.name] = reading.drift.as_metadata()
+        # Raw is committed first; if quarantine's commit fails the partition fails loudly (re-run is idempotent).
+        tally.rows_raw = raw.commit()
+        tally.rows_quarantined = quarantine.commit()
     return tally
 
 
-def _valid_batches(
-    spec: SourceSpec, files, tally: IngestTally, spool: pq.ParquetWriter, raw_schema: pa.Schema, q_schema: pa.Schema
-) -> Iterator[pa.RecordBatch]:
-    phi = {c.name for c in spec.columns if c.phi is not None}
-    for partition, file_name, path in files:
-        with open_delivery(spec, path, file_name) as readings:
-            for plain, reading in readings:
-                marked = mark_rows(
-                    spec,
-                    reading.frame.with_columns(pl.lit(partition).alias(PARTITION_COLUMN), pl.lit(plain.name).alias(FILE_COLUMN)),
-                )
-                counts = tally.by_partition.setdefault(partition, Counter())
-                for batch in _batches(marked, plain.name, plain.path, spec):
-                    tally.rows_in += batch.height
-                    bad = batch.height - batch[REASONS].null_count()
-                    counts.update(rows_in=batch.height, rows_raw=batch.height - bad, rows_quarantined=bad)
-                    if bad:
-                        rejected = rejected_rows(spec, batch)
-                        tally.rows_quarantined += rejected.height
-                        tally.by_rule.update(f"{c}:{r}" for c, r in rejected.select("column", "rule").iter_rows())
-                        _sample(tally, rejected, phi)
-                        spool.write_table(rejected.to_arrow().cast(q_schema))
-                    # Most batches have no rejected row: skip the filter's copy then.
-                    good = valid_rows(spec, batch) if bad else batch.select(valid_columns(spec, batch))
-                    if good.height:
-                        yield from good.to_arrow().cast(raw_schema).to_batches()
-                if reading.drift:
-                    tally.drift[plain.name] = reading.drift.as_metadata()
-
-
-def _batches(marked: pl.LazyFrame, name: str, path: Path, spec: SourceSpec) -> Iterator[pl.DataFrame]:
+def _run(name: str, path: Path, spec: SourceSpec, sinks: list[pl.LazyFrame]) -> None:
     try:
-        yield from marked.collect_batches(chunk_size=BATCH_ROWS)
+        pl.collect_all(sinks)
     except pl.exceptions.PolarsError as exc:
         message = str(exc).splitlines()[0][:200]
         line = _first_invalid_utf8_line(path) if "utf-8" in message.lower() else None
@@ -114,6 +96,16 @@ def _batches(marked: pl.LazyFrame, name: str, path: Path, spec: SourceSpec) -> I
             else f"compare the file with the format section of sources/{spec.key}.yaml"
         )
         raise DeliveryError(name, line, f"the file cannot be parsed as {spec.format.kind} ({_no_values(message)})", fix) from None
+
+
+def _tally_rejected(tally: IngestTally, files: list[Path], phi: set[str]) -> int:
+    """Count rejected rows by rule and keep a masked sample; returns how many rows were rejected."""
+    rejected = pl.scan_parquet(files)
+    counts = rejected.group_by("column", "rule").len().collect()
+    tally.by_rule.update({f"{c}:{r}": n for c, r, n in counts.iter_rows()})
+    if len(tally.sample) < SAMPLE_ROWS:
+        _sample(tally, rejected.select(FILE_COLUMN, LINE_COLUMN, "column", "rule", "value").head(SAMPLE_ROWS).collect(), phi)
+    return int(counts["len"].sum())
 
 
 def _no_values(message: str) -> str:

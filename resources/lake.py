@@ -14,6 +14,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 from pydantic import Field
 
-from resources.delta_files import overwrite_partitions
+from resources.delta_files import PartitionOverwrite
 
 PARTITION_COLUMN = "_partition"
 _PREVIEW = re.compile(r"Preview of invalid data:.*", re.DOTALL)
@@ -83,6 +84,12 @@ class PartitionSelection:
         if self.end is not None:
             out &= col < self.end
         return out
+
+    def contains(self, key: str) -> bool:
+        """Whether a partition key is selected."""
+        if self.keys is not None:
+            return key in self.keys
+        return (self.start is None or key >= self.start) and (self.end is None or key < self.end)
 
     def __str__(self) -> str:
         if self.keys is not None:
@@ -160,53 +167,36 @@ class DeltaLake(dg.ConfigurableResource):
     ) -> int:
         """`replace` for data that does not fit in memory: batches are streamed into one atomic commit.
 
-        Each batch is checked against the selection as it passes; an exception raised by the batch
-        source aborts the write (nothing is committed) and is re-raised unchanged.
+        An exception raised by the batch source aborts the write (nothing is committed, no file is
+        left behind) and is re-raised unchanged.
         """
-        written, failure = 0, []
+        with self.overwrite(key, schema, selection) as staged:
+            staged.write(batches)
+            return staged.commit()
 
-        def guarded() -> Iterator[pa.RecordBatch]:
-            nonlocal written
-            try:
-                for batch in batches:
-                    partitions = pl.DataFrame([pl.from_arrow(batch.column(PARTITION_COLUMN)).alias(PARTITION_COLUMN)])
-                    outside = partitions.filter(~selection.expr()).height if batch.num_rows else 0
-                    if outside:
-                        raise ValueError(
-                            f"{self.table_uri(key)}: {outside} rows have a {PARTITION_COLUMN} outside {selection}; "
-                            "the writer must only produce rows for the partitions it was asked for"
-                        )
-                    written += batch.num_rows
-                    yield batch
-            except BaseException as exc:
-                failure.append(exc)
-                raise
+    @contextmanager
+    def overwrite(self, key: dg.AssetKey | Sequence[str], schema: pa.Schema, selection: PartitionSelection) -> Iterator[PartitionOverwrite]:
+        """New files for the selected partitions of a table, from polars sinks or Arrow batches.
 
+        `commit()` replaces the selected partitions with them in one transaction; leaving the block
+        without committing deletes them. Rows for a partition outside the selection are refused at
+        commit, without showing them.
+        """
         uri = self.table_uri(key)
-        try:
-            if "://" not in uri:
-                overwrite_partitions(uri, schema, guarded(), PARTITION_COLUMN, _partition_filters(selection))
-            else:
-                write_deltalake(
-                    uri,
-                    pa.RecordBatchReader.from_batches(schema, guarded()),
-                    mode="overwrite",
-                    predicate=selection.predicate(),
-                    partition_by=[PARTITION_COLUMN],
-                    storage_options=self.storage_options or None,
-                )
-        except Exception as exc:
-            if failure:
-                raise failure[0] from None
-            if isinstance(exc, CommitFailedError):
+        staged = PartitionOverwrite(
+            uri, schema, PARTITION_COLUMN, filters=_partition_filters(selection), predicate=selection.predicate(),
+            allowed=selection.contains, described=str(selection), storage_options=self.storage_options or None,
+        )
+        with staged:
+            try:
+                yield staged
+            except CommitFailedError as exc:
                 raise LakeWriteConflict(
-                    f"{self.table_uri(key)}: another run committed to {selection} concurrently; "
-                    "re-materialize the partition once that run has finished"
+                    f"{uri}: another run committed to {selection} concurrently; re-materialize the partition once that run has finished"
                 ) from exc
-            if isinstance(exc, DeltaError):
-                raise RuntimeError(f"{self.table_uri(key)}: Delta write failed: {_PREVIEW.sub('(rows withheld)', str(exc))}") from None
-            raise
-        return written
+            except DeltaError as exc:
+                # delta-rs previews offending rows in its messages: strip them, they may hold PHI.
+                raise RuntimeError(f"{uri}: Delta write failed: {_PREVIEW.sub('(rows withheld)', str(exc))}") from None
 
     def scan(self, key: dg.AssetKey | Sequence[str], selection: PartitionSelection) -> pl.LazyFrame:
         """Lazily read the selected partitions of a table; raises if the table was never written."""

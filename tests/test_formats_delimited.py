@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 
@@ -77,6 +78,32 @@ def test_strings_are_trimmed_unless_the_column_says_not_to(tmp_path):
     """)
     raw, _, _ = ingest_file(tmp_path, spec, "feed_20250302.csv", "ID,CODE\n  1  ,  A1 \n")
     assert raw.select("ID", "CODE").rows() == [("1", "  A1 ")]
+
+
+def test_padded_and_blank_typed_values_are_typed_after_trimming(tmp_path):
+    """Typed values are first parsed as delivered; padded or blank ones are retried trimmed, not rejected."""
+    spec = spec_of("""
+        format: {kind: csv}
+        columns:
+          - {name: ID, nullable: false}
+          - {name: BORN, type: date, input_format: "%Y%m%d"}
+          - {name: UNITS, type: integer, nullable: false}
+          - {name: PAID, type: decimal, precision: 9, scale: 2}
+          - {name: FLAG, type: boolean}
+    """)
+    content = (
+        "ID,BORN,UNITS,PAID,FLAG\n"
+        "1, 19800101 ,\t7 , 1.50,Y \n"
+        '2,"  ",3,"",\u00a0N\n'
+        "3,19800101,  ,1.50,Y\n"
+        "4,19800101,1,1.5 0,Y\n"
+    )
+    raw, quarantine, _ = ingest_file(tmp_path, spec, "feed_20250302.csv", content)
+    assert raw.select("ID", "BORN", "UNITS", "PAID", "FLAG").rows() == [
+        ("1", dt.date(1980, 1, 1), 7, Decimal("1.50"), True),
+        ("2", None, 3, None, False),
+    ]
+    assert quarantine.select("_line", "column", "rule").rows() == [(4, "UNITS", "not_null"), (5, "PAID", "type")]
 
 
 def test_invalid_utf8_fails_naming_the_line_and_the_fix(tmp_path):

@@ -94,8 +94,12 @@ def test_an_empty_file_fails(tmp_path):
 
 
 def test_a_line_longer_than_the_limit_fails_without_reading_it_into_memory(tmp_path):
-    content = "ID,AMOUNT\n1,1.00\n" + "9" * 5000 + "\n"
-    with pytest.raises(DeliveryError, match=r"line \d+: a line is longer than 1024 bytes"):
+    content = "ID,AMOUNT\n1,1.00\n" + "9" * 5000 + "\n2,2.00\n"
+    with pytest.raises(DeliveryError, match=r"line 3: a line is longer than 1024 bytes"):
+        ingest_file(tmp_path, spec("{max_line_bytes: 1024}"), "feed_20250302.csv", content)
+    # The long line starting inside a chunk, and a file ending without a line break.
+    content = "ID,AMOUNT\n" + "1,1.00\n" * 300 + "9" * 3000
+    with pytest.raises(DeliveryError, match=r"line 302: a line is longer than 1024 bytes"):
         ingest_file(tmp_path, spec("{max_line_bytes: 1024}"), "feed_20250302.csv", content)
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from platform_assets.ingest import ingest
 from resources.lake import DeltaLake, PartitionSelection
+from tests.channel_servers import S3_KEY, S3_SECRET, s3_server  # noqa: F401 - fixture
+from tests.ingest_support import spec_of
 
 KEY = ["raw", "testco", "stream"]
 
@@ -53,3 +56,24 @@ def test_rows_outside_the_selection_are_refused_without_showing_them(tmp_path):
     with pytest.raises(ValueError, match=r"3 rows have a _partition outside partitions \['2025-03-01'\]"):
         lake.replace_stream(KEY, schema(), batches("2025-03-02", 0, 1), PartitionSelection.of_keys(["2025-03-01"]))
     assert not lake.exists(KEY)
+
+
+def test_ingest_into_a_lake_on_s3_replaces_the_partition_in_both_tables(tmp_path, s3_server):  # noqa: F811
+    """A lake root on an S3-compatible server (SeaweedFS): files are staged locally, then committed remotely."""
+    lake = DeltaLake(
+        root=f"s3://{s3_server.new_bucket()}/lake",
+        storage_options={
+            "AWS_ENDPOINT_URL": s3_server.endpoint_url, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true", "AWS_S3_ALLOW_UNSAFE_RENAME": "true",
+        },
+    )
+    spec = spec_of("format: {kind: csv}\n", "columns:\n  - {name: ID, nullable: false}\n  - {name: DAY, type: date, input_format: '%Y%m%d'}\n")
+    landed = tmp_path / "feed_20250302.csv"
+    selection = PartitionSelection.of_keys(["2025-03-02"])
+    for content, expected_raw in (("ID,DAY\nA,20250301\nB,2025-03-01\nC,20250302\n", ["A", "C"]), ("ID,DAY\nD,20250301\n,20250301\n", ["D"])):
+        landed.write_text(content)
+        tally = ingest(spec, [("2025-03-02", landed.name, landed)], selection, lake, ["raw", "testco", "feed"], ["quarantine", "testco", "feed"])
+        raw = lake.read(["raw", "testco", "feed"], selection).sort("_line")
+        quarantine = lake.read(["quarantine", "testco", "feed"], selection)
+        assert raw["ID"].to_list() == expected_raw
+        assert tally.rows_raw == raw.height and tally.rows_quarantined == quarantine.height == 1

@@ -40,7 +40,7 @@ def read_fixed_width(spec: SourceSpec, path: Path, name: str) -> Reading:
         error.alias(FORMAT_ERROR_COLUMN),
         pl.when(error.is_not_null()).then(line).alias(RAW_COLUMN),
     )
-    return Reading(finish(spec, frame), SchemaDrift())
+    return Reading(finish(spec, frame), SchemaDrift(), trimmed=True)
 
 
 def _field(f: FixedWidthField, line: pl.Expr, null_values: list[str]) -> pl.Expr:

@@ -18,10 +18,14 @@ RAW_COLUMN = "_raw"
 
 @dataclass
 class Reading:
-    """A lazily read file and the drift found in its header / schema (reported as metadata)."""
+    """A lazily read file and the drift found in its header / schema (reported as metadata).
+
+    `trimmed`: the reader already stripped surrounding whitespace from every value.
+    """
 
     frame: pl.LazyFrame
     drift: SchemaDrift = field(default_factory=SchemaDrift)
+    trimmed: bool = False
 
 
 def string_schema(spec: SourceSpec, *, errors: bool = False) -> dict[str, pl.DataType]:

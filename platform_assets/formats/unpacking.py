@@ -11,6 +11,7 @@ import bz2
 import codecs
 import fnmatch
 import gzip
+import mmap
 import os
 import zipfile
 from collections.abc import Iterator
@@ -242,21 +243,39 @@ def _text_ready(spec: SourceSpec, plain: PlainFile, workdir: Path) -> PlainFile:
 
 
 def check_line_lengths(plain: PlainFile, limit: int) -> None:
-    """Fail on a line longer than `limit` bytes without ever holding a line in memory."""
+    """Fail on a line longer than `limit` bytes without ever holding a line in memory.
+
+    Only the line breaks nearest each chunk's edges are looked up (memchr over a memory map, so
+    almost nothing is read): a line inside one chunk is never longer than the chunk. Lines are
+    counted only to report a failure. (Reading the file in chunks cost ~0.25 s per GB.)
+    """
+    if plain.path.stat().st_size == 0:
+        return
     chunk_size = max(1, min(limit, CHUNK))
-    run, line = 0, 1
-    with plain.path.open("rb") as source:
-        while chunk := source.read(chunk_size):
-            first = chunk.find(b"\n")
+    run, run_start = 0, 0
+    with plain.path.open("rb") as source, mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for offset in range(0, len(data), chunk_size):
+            end = min(len(data), offset + chunk_size)
+            first = data.find(b"\n", offset, end)
             if first < 0:
-                run += len(chunk)
+                run += end - offset
+            elif run + first - offset <= limit:
+                last = data.rfind(b"\n", offset, end)
+                run, run_start = end - last - 1, last + 1
             else:
-                run += first
-                if run <= limit:
-                    run = len(chunk) - chunk.rfind(b"\n") - 1
+                run += first - offset
             if run > limit:
                 raise DeliveryError(
-                    plain.name, line, f"a line is longer than {limit} bytes (max_line_bytes)",
+                    plain.name, _line_at(plain.path, run_start), f"a line is longer than {limit} bytes (max_line_bytes)",
                     "check the delimiter / line ending of the file, or raise format.packaging.max_line_bytes",
                 )
+
+
+def _line_at(path: Path, offset: int) -> int:
+    """The number of the line starting at byte `offset` (1-based)."""
+    line, done = 1, 0
+    with path.open("rb") as source:
+        while done < offset and (chunk := source.read(min(CHUNK, offset - done))):
             line += chunk.count(b"\n")
+            done += len(chunk)
+    return line
