@@ -18,7 +18,7 @@ from platform_assets.layers import asset_key, quarantine_key
 from platform_assets.quality import table_rules
 from platform_assets.quality.row_rules import ROW_RULES, RowRule, evaluate_row_rules, row_rule
 from platform_assets.quality.samples import sample_rows
-from platform_assets.readers import read_delivery
+from platform_assets.readers import count_records
 from platform_assets.spec import (
     AfterBirth,
     Eligible,
@@ -143,7 +143,7 @@ def feed_checks(spec: SourceSpec, partitions_def: dg.PartitionsDefinition) -> li
 def _rows_accounted_for(spec: SourceSpec, lake: DeltaLake, selection: PartitionSelection) -> tuple[bool, dict]:
     manifest = current_files(lake.read(asset_key("landed", spec), selection))
     rows_in = sum(
-        read_delivery(spec, Path(path), name).select(pl.len()).collect().item()
+        count_records(spec, Path(path), name)
         for path, name in manifest.select("lake_path", "file_name").iter_rows()
     )
     rows_raw = _count(lake, asset_key("raw", spec).path, selection)

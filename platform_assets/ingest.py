@@ -104,7 +104,8 @@ def _tally_rejected(tally: IngestTally, files: list[Path], phi: set[str]) -> int
     counts = rejected.group_by("column", "rule").len().collect()
     tally.by_rule.update({f"{c}:{r}": n for c, r, n in counts.iter_rows()})
     if len(tally.sample) < SAMPLE_ROWS:
-        _sample(tally, rejected.select(FILE_COLUMN, LINE_COLUMN, "column", "rule", "value").head(SAMPLE_ROWS).collect(), phi)
+        first = rejected.select(FILE_COLUMN, LINE_COLUMN, "column", "rule", "value").sort(FILE_COLUMN, LINE_COLUMN).head(SAMPLE_ROWS)
+        _sample(tally, first.collect(), phi)
     return int(counts["len"].sum())
 
 

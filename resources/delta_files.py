@@ -115,8 +115,10 @@ class PartitionOverwrite:
         target = pl.PartitionBy(
             str(self.root), key=self.column, include_key=False, max_rows_per_file=ROWS_PER_FILE, file_path_provider=provide
         )
+        # Unordered: rows keep `_line`, and an ordered sink buffered out-of-order morsels on a busy
+        # machine (peak RSS 1.1 GB vs 0.75 GB on a 4 GB CSV, steady state the same).
         return frame.select(self.schema.names).sink_parquet(
-            target, compression=COMPRESSION, mkdir=True, lazy=True, sinked_paths_callback=sinked
+            target, compression=COMPRESSION, mkdir=True, lazy=True, sinked_paths_callback=sinked, maintain_order=False
         )
 
     def write(self, batches: Iterable[pa.RecordBatch]) -> None:

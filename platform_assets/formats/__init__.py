@@ -11,11 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
-from polars.io.plugins import register_io_source
 
 from platform_assets.formats.delimited import read_delimited
 from platform_assets.formats.fixed_width import read_fixed_width
-from platform_assets.formats.frames import FILE_COLUMN, LINE_COLUMN, Reading, string_schema
+from platform_assets.formats.frames import FILE_COLUMN, LINE_COLUMN, Reading
 from platform_assets.formats.json import read_json
 from platform_assets.formats.parquet import read_parquet
 from platform_assets.formats.sas import read_sas
@@ -48,19 +47,14 @@ def open_delivery(spec: SourceSpec, path: Path, name: str) -> Iterator[list[tupl
         yield [(plain, read_plain(spec, plain)) for plain in unpack(spec, path, name, Path(work))]
 
 
-def read_delivery(spec: SourceSpec, path: Path, name: str) -> pl.LazyFrame:
-    """Every record of a landed file as `_line` + declared string columns (used to re-count rows).
+def count_records(spec: SourceSpec, path: Path, name: str) -> int:
+    """How many records a landed file delivers (what ingestion must account for), read independently.
 
-    A file that needs unpacking is unpacked into a temporary folder when the frame is executed.
+    Only the count is asked for, so polars skips building columns where it can (a CSV is counted
+    without parsing its fields), instead of materialising every value a second time.
     """
-    schema = string_schema(spec)
-
-    def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
-        with open_delivery(spec, path, name) as readings:
-            for _, reading in readings:
-                yield from reading.frame.select(*schema).collect_batches()
-
-    return register_io_source(source, schema=schema)
+    with open_delivery(spec, path, name) as readings:
+        return sum(reading.frame.select(pl.len()).collect().item() for _, reading in readings)
 
 
-__all__ = ["FILE_COLUMN", "LINE_COLUMN", "READERS", "Reading", "open_delivery", "read_delivery", "read_plain"]
+__all__ = ["FILE_COLUMN", "LINE_COLUMN", "READERS", "Reading", "count_records", "open_delivery", "read_plain"]
