@@ -11,7 +11,6 @@ import bz2
 import codecs
 import fnmatch
 import gzip
-import mmap
 import os
 import zipfile
 from collections.abc import Iterator
@@ -245,30 +244,36 @@ def _text_ready(spec: SourceSpec, plain: PlainFile, workdir: Path) -> PlainFile:
 def check_line_lengths(plain: PlainFile, limit: int) -> None:
     """Fail on a line longer than `limit` bytes without ever holding a line in memory.
 
-    Only the line breaks nearest each chunk's edges are looked up (memchr over a memory map, so
-    almost nothing is read): a line inside one chunk is never longer than the chunk. Lines are
-    counted only to report a failure. (Reading the file in chunks cost ~0.25 s per GB.)
+    From each line start, the last line break within the next `limit` bytes is looked up,
+    reading backwards in small windows (usually one); every line in between is shorter, so
+    the next probe starts after it. A 4 GB file with the default limit takes ~250 small reads
+    (reading it all cost ~0.25 s per GB; a memory map cost 0.7 GB of RSS). Lines are counted only
+    to report a failure.
     """
-    if plain.path.stat().st_size == 0:
-        return
-    chunk_size = max(1, min(limit, CHUNK))
-    run, run_start = 0, 0
-    with plain.path.open("rb") as source, mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        for offset in range(0, len(data), chunk_size):
-            end = min(len(data), offset + chunk_size)
-            first = data.find(b"\n", offset, end)
-            if first < 0:
-                run += end - offset
-            elif run + first - offset <= limit:
-                last = data.rfind(b"\n", offset, end)
-                run, run_start = end - last - 1, last + 1
-            else:
-                run += first - offset
-            if run > limit:
+    size = plain.path.stat().st_size
+    start = 0
+    with plain.path.open("rb") as source:
+        while size - start > limit:
+            # The line starting at `start` is too long unless it ends at or before start + limit.
+            last = _last_line_break(source.fileno(), start, start + limit + 1)
+            if last is None:
                 raise DeliveryError(
-                    plain.name, _line_at(plain.path, run_start), f"a line is longer than {limit} bytes (max_line_bytes)",
+                    plain.name, _line_at(plain.path, start), f"a line is longer than {limit} bytes (max_line_bytes)",
                     "check the delimiter / line ending of the file, or raise format.packaging.max_line_bytes",
                 )
+            start = last + 1
+
+
+def _last_line_break(fd: int, low: int, high: int) -> int | None:
+    """The offset of the last b"\\n" in bytes [low, high) of a file, or None."""
+    window = 1 << 16
+    while high > low:
+        begin = max(low, high - window)
+        found = os.pread(fd, high - begin, begin).rfind(b"\n")
+        if found >= 0:
+            return begin + found
+        high = begin
+    return None
 
 
 def _line_at(path: Path, offset: int) -> int:
