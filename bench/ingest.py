@@ -90,17 +90,18 @@ def generate(path: Path, gigabytes: float, fixed: bool) -> int:
     return rows
 
 
-def _spec(fixed: bool):
+def _spec(fixed: bool, trim: bool = True):
     from tests.ingest_support import spec_of
 
+    columns = SPEC_COLUMNS if trim else SPEC_COLUMNS.replace("}\n", ", trim: false}\n")
     if fixed:
         fields = "\n".join(f"    - {{name: {n}, length: {w}}}" for n, w in LAYOUT)
-        return spec_of("format:\n  kind: fixed_width\n  fields:\n" + fields + "\n", SPEC_COLUMNS)
-    return spec_of("format: {kind: csv}\n", SPEC_COLUMNS)
+        return spec_of("format:\n  kind: fixed_width\n  fields:\n" + fields + "\n", columns)
+    return spec_of("format: {kind: csv}\n", columns)
 
 
 def worker(kind: str, fixed: bool, path: Path, out: Path) -> dict:
-    if kind == "ours":
+    if kind.startswith("ours"):
         import platform_assets.ingest  # noqa: F401  (imports, e.g. dagster, are not part of the measurement)
     start = time.perf_counter()
     result: dict = {}
@@ -122,7 +123,7 @@ def worker(kind: str, fixed: bool, path: Path, out: Path) -> dict:
 
         selection = PartitionSelection.of_keys(["2025-03-02"])
         tally = ingest(
-            _spec(fixed), [("2025-03-02", path.name, path)], selection, DeltaLake(root=str(out / "lake")),
+            _spec(fixed, trim=kind != "ours_untrimmed"), [("2025-03-02", path.name, path)], selection, DeltaLake(root=str(out / "lake")),
             ["raw", "bench", "claims"], ["quarantine", "bench", "claims"],
         )
         result = {"rows_in": tally.rows_in, "rows_raw": tally.rows_raw, "rows_quarantined": tally.rows_quarantined}
@@ -144,9 +145,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", nargs="+", type=float, default=[1, 2])
     parser.add_argument("--formats", nargs="+", default=["csv", "fixed_width"])
+    parser.add_argument("--untrimmed", action="store_true", help="also measure ours with `trim: false` on every column")
     args = parser.parse_args()
     print(f"{'format':<12}{'GB':>6}{'rows':>12}{'ceiling MB/s':>14}{'ours MB/s':>11}{'ratio':>7}"
-          f"{'ceiling RSS MB':>16}{'ours RSS MB':>13}{'quarantined':>13}")
+          f"{'ceiling RSS MB':>16}{'ours RSS MB':>13}{'quarantined':>13}" + (f"{'untrimmed ratio':>17}" if args.untrimmed else ""))
     for fmt in args.formats:
         fixed = fmt == "fixed_width"
         for size in args.sizes:
@@ -159,7 +161,11 @@ def main() -> None:
                 assert ours["rows_in"] == rows == ours["rows_raw"] + ours["rows_quarantined"], (rows, ours)
                 c_rate, o_rate = mb / ceiling["seconds"], mb / ours["seconds"]
                 print(f"{fmt:<12}{mb / 1024:>6.2f}{rows:>12,}{c_rate:>14.1f}{o_rate:>11.1f}{o_rate / c_rate:>7.2f}"
-                      f"{ceiling['peak_rss_mb']:>16.0f}{ours['peak_rss_mb']:>13.0f}{ours['rows_quarantined']:>13,}", flush=True)
+                      f"{ceiling['peak_rss_mb']:>16.0f}{ours['peak_rss_mb']:>13.0f}{ours['rows_quarantined']:>13,}", end="", flush=True)
+                if args.untrimmed:
+                    untrimmed = measure("ours_untrimmed", fixed, path)
+                    print(f"{mb / untrimmed['seconds'] / c_rate:>17.2f}", end="")
+                print(flush=True)
                 shutil.rmtree(tmp, ignore_errors=True)
 
 
