@@ -152,10 +152,13 @@ def main() -> None:
         print(f"{n:>6} {3 * n:>7} {c:>7.2f} {w:>7.2f} {b:>8.2f} {b / c:>10.1f}x {b / w:>10.1f}x", flush=True)
         if args.phases:
             parts = {k: statistics.median(x[k] for x in warm) for k in ("build", "snapshot", "serialize", "snapshot_mb")}
+            unserialized = [statistics.median(x["build"] + x["snapshot"] for x in runs) for runs in (cold, warm, naive)]
             naive_mb = statistics.median(x["snapshot_mb"] for x in naive)
             print(
                 f"{'':>6} warm: build {parts['build']:.2f} s, repository + graph + snapshot {parts['snapshot']:.2f} s, "
-                f"serialize {parts['serialize']:.2f} s ({parts['snapshot_mb']:.0f} MB; naive {naive_mb:.0f} MB)",
+                f"serialize {parts['serialize']:.2f} s ({parts['snapshot_mb']:.0f} MB; naive {naive_mb:.0f} MB)\n"
+                f"{'':>6} without serializing: cold {unserialized[0]:.2f} s, warm {unserialized[1]:.2f} s, "
+                f"naive {unserialized[2]:.2f} s ({unserialized[2] / unserialized[1]:.1f}x warm)",
                 flush=True,
             )
 
