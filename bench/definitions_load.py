@@ -1,15 +1,20 @@
 """How long a code location with N feeds takes to load, against a naive one-decorator-per-asset build.
 
-Each measurement runs in a fresh process (imports excluded) and covers what `dagster dev` does
-when it loads the location: read and validate the YAML specs, build the definitions, resolve
-the asset graph and serialize the repository snapshot.
+Each measurement runs in a fresh process (imports excluded) and covers what the code server of
+`dagster dev` does when it loads the location: read and validate the YAML specs, build the
+definitions, load every lazy definition (`LoadedRepositories`), resolve the asset graph, build the
+repository snapshot with `defer_snapshots=True` and serialize it to the string the webserver
+receives (`_get_serialized_external_repository_data` in `dagster/_grpc/server.py`).
 
 - carelake cold: `build_definitions` with an empty spec cache (first load after a change to every file);
 - carelake warm: the same with the spec cache filled (every later load, e.g. a reload in the UI);
 - naive: what one writes without measuring: `yaml.safe_load`, the same pydantic specs, and one
   `@asset` per layer with the same partitions, metadata and checks.
 
-    .venv/bin/python bench/definitions_load.py [--sizes 100 1000 5000] [--repeat 1] [--lean]
+    .venv/bin/python bench/definitions_load.py [--sizes 100 1000 5000] [--repeat 1] [--lean] [--phases]
+
+`--phases` also prints where a warm carelake load spends its time: building the definitions,
+the repository + asset graph + snapshot, and serializing the snapshot.
 """
 
 from __future__ import annotations
@@ -75,9 +80,10 @@ def _naive_assets(sources: Path) -> list:
     return assets
 
 
-def worker(mode: str, sources: Path, cache_dir: Path) -> float:
+def worker(mode: str, sources: Path, cache_dir: Path) -> dict[str, float]:
     import dagster as dg
     from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster._serdes import serialize_value
 
     from platform_assets.assembly import build_definitions
     from platform_assets.settings import Settings
@@ -94,18 +100,26 @@ def worker(mode: str, sources: Path, cache_dir: Path) -> float:
         )
     else:
         defs = build_definitions(Settings(sources, "/tmp/x", Path("/tmp/y"), cache_dir=cache_dir))
+    built = time.perf_counter()
     repo = defs.get_repository_def()
+    repo.load_all_definitions()  # as the code server's LoadedRepositories does
     repo.asset_graph.get_all_asset_keys()
-    RepositorySnap.from_def(repo, defer_snapshots=True)  # as the gRPC code server does for `dagster dev`
-    return time.perf_counter() - started
+    snap = RepositorySnap.from_def(repo, defer_snapshots=True)  # as the gRPC code server does for `dagster dev`
+    snapped = time.perf_counter()
+    serialized = serialize_value(snap)  # what the code server sends to the webserver
+    done = time.perf_counter()
+    return {
+        "seconds": done - started, "build": built - started, "snapshot": snapped - built,
+        "serialize": done - snapped, "snapshot_mb": len(serialized) / 1e6,
+    }
 
 
-def measure(mode: str, sources: Path, cache_dir: Path) -> float:
+def measure(mode: str, sources: Path, cache_dir: Path) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--worker", mode, str(sources), str(cache_dir)],
         check=True, capture_output=True, text=True, cwd=ROOT,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -113,12 +127,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--lean", action="store_true", help="feeds without validations or primary key (1 check each)")
+    parser.add_argument("--phases", action="store_true", help="also print where a warm carelake load spends its time")
     parser.add_argument("--worker", nargs=3, metavar=("MODE", "SOURCES", "CACHE"))
     args = parser.parse_args()
     if args.worker:
         sys.path.insert(0, str(ROOT))
         mode, sources, cache = args.worker
-        print(json.dumps({"seconds": worker(mode, Path(sources), Path(cache))}))
+        print(json.dumps(worker(mode, Path(sources), Path(cache))))
         return
     print(f"{'feeds':>6} {'assets':>7} {'cold s':>7} {'warm s':>7} {'naive s':>8} {'naive/cold':>11} {'naive/warm':>11}")
     for n in args.sizes:
@@ -133,8 +148,19 @@ def main() -> None:
                 naive.append(measure("naive", folder / "sources", folder / "cache"))
         finally:
             shutil.rmtree(folder)
-        c, w, b = (statistics.median(x) for x in (cold, warm, naive))
+        c, w, b = (statistics.median(x["seconds"] for x in runs) for runs in (cold, warm, naive))
         print(f"{n:>6} {3 * n:>7} {c:>7.2f} {w:>7.2f} {b:>8.2f} {b / c:>10.1f}x {b / w:>10.1f}x", flush=True)
+        if args.phases:
+            parts = {k: statistics.median(x[k] for x in warm) for k in ("build", "snapshot", "serialize", "snapshot_mb")}
+            unserialized = [statistics.median(x["build"] + x["snapshot"] for x in runs) for runs in (cold, warm, naive)]
+            naive_mb = statistics.median(x["snapshot_mb"] for x in naive)
+            print(
+                f"{'':>6} warm: build {parts['build']:.2f} s, repository + graph + snapshot {parts['snapshot']:.2f} s, "
+                f"serialize {parts['serialize']:.2f} s ({parts['snapshot_mb']:.0f} MB; naive {naive_mb:.0f} MB)\n"
+                f"{'':>6} without serializing: cold {unserialized[0]:.2f} s, warm {unserialized[1]:.2f} s, "
+                f"naive {unserialized[2]:.2f} s ({unserialized[2] / unserialized[1]:.1f}x warm)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

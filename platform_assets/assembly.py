@@ -24,14 +24,20 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         specs = load_specs(settings.sources_dir, settings.spec_cache_file)
         feeds = [build_feed(loaded) for loaded in specs]
         arrival_sensors = build_arrival_sensors([loaded.spec for loaded in specs])
-    return dg.Definitions(
-        assets=feeds,
-        sensors=[automation_sensor, *arrival_sensors],
-        resources={
-            "lake": DeltaLake(root=settings.lake_root),
-            "landing": Channels(root=str(settings.landing_root)),
-        },
-    )
+        defs = dg.Definitions(
+            assets=feeds,
+            sensors=[automation_sensor, *arrival_sensors],
+            resources={
+                "lake": DeltaLake(root=settings.lake_root),
+                "landing": Channels(root=str(settings.landing_root)),
+            },
+        )
+        # The code server's first steps with a loaded module (LoadedRepositories, then the snapshot's
+        # asset graph), done here so their long-lived objects are built without GC passes and frozen too.
+        repo = defs.get_repository_def()
+        repo.load_all_definitions()
+        repo.asset_graph.get_all_asset_keys()
+    return defs
 
 
 @contextmanager
@@ -39,7 +45,8 @@ def _bulk_build() -> Iterator[None]:
     """Build thousands of long-lived definition objects without the GC rescanning them.
 
     Measured at 5,000 feeds: collections during the build cost ~35% of load time, and the
-    objects built here live as long as the code location, so they are frozen afterwards.
+    objects built here live as long as the code location, so they are frozen afterwards. The
+    repository, its implicit asset job and asset graph are built inside too (~1 s at 5,000 feeds).
     Code references and partitioned checks warn as beta/preview once per object; silence that.
     """
     gc.disable()
