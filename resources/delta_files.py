@@ -12,11 +12,13 @@ Local lake roots write in place; other roots stage the files locally and hand th
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -27,10 +29,30 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.transaction import AddAction
 
 ROWS_PER_FILE = 4_000_000
 COMPRESSION = "snappy"
+_PREVIEW = re.compile(r"Preview of invalid data:.*", re.DOTALL)
+
+
+class LakeWriteConflict(RuntimeError):
+    """Another run replaced the same partitions at the same time; re-run this partition."""
+
+
+@contextmanager
+def delta_errors(uri: str, selected: str) -> Iterator[None]:
+    """delta-rs errors of a write to `uri` as errors that name the table and never show rows."""
+    try:
+        yield
+    except CommitFailedError as exc:
+        raise LakeWriteConflict(
+            f"{uri}: another run committed to {selected} concurrently; re-materialize the partition once that run has finished"
+        ) from exc
+    except DeltaError as exc:
+        # delta-rs previews offending rows in its messages: strip them, they may hold PHI.
+        raise RuntimeError(f"{uri}: Delta write failed: {_PREVIEW.sub('(rows withheld)', str(exc))}") from None
 
 
 def plain_types(schema: pa.Schema) -> pa.Schema:
@@ -161,6 +183,12 @@ class PartitionOverwrite:
         files = [f for f in self.files if f.rows]
         for empty in (f for f in self.files if not f.rows):
             (self.root / empty.relative).unlink(missing_ok=True)
+        with delta_errors(self.uri, self.described):
+            self._commit(files)
+        self._committed = True
+        return sum(f.rows for f in files)
+
+    def _commit(self, files: list[StagedFile]) -> None:
         if self.local:
             DeltaTable.create(self.uri, self.schema, partition_by=[self.column], mode="ignore")
             now = int(time.time() * 1000)
@@ -176,8 +204,6 @@ class PartitionOverwrite:
             )
         else:
             self._commit_remote(files)
-        self._committed = True
-        return sum(f.rows for f in files)
 
     def _commit_remote(self, files: list[StagedFile]) -> None:
         def batches() -> Iterable[pa.RecordBatch]:

@@ -11,7 +11,6 @@ rows), and a range of partitions in one run.
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,13 +21,13 @@ import dagster as dg
 import polars as pl
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError
 from pydantic import Field
 
-from resources.delta_files import PartitionOverwrite
+from resources.delta_files import LakeWriteConflict, PartitionOverwrite, delta_errors
+
+__all__ = ["PARTITION_COLUMN", "DeltaLake", "LakeWriteConflict", "PartitionSelection", "StoredFile"]
 
 PARTITION_COLUMN = "_partition"
-_PREVIEW = re.compile(r"Preview of invalid data:.*", re.DOTALL)
 
 
 def _quote(value: str) -> str:
@@ -111,10 +110,6 @@ def _partition_filters(selection: PartitionSelection) -> list[tuple] | None:
     return filters or None
 
 
-class LakeWriteConflict(RuntimeError):
-    """Another run replaced the same partitions at the same time; re-run this partition."""
-
-
 class DeltaLake(dg.ConfigurableResource):
     """Delta tables and landed files under `root` (a folder path, or later an s3:// URI)."""
 
@@ -143,7 +138,7 @@ class DeltaLake(dg.ConfigurableResource):
                 f"{self.table_uri(key)}: {outside} rows have a {PARTITION_COLUMN} outside {selection}; "
                 "the writer must only produce rows for the partitions it was asked for"
             )
-        try:
+        with delta_errors(self.table_uri(key), str(selection)):
             write_deltalake(
                 self.table_uri(key),
                 frame.to_arrow(),
@@ -152,14 +147,6 @@ class DeltaLake(dg.ConfigurableResource):
                 partition_by=[PARTITION_COLUMN],
                 storage_options=self.storage_options or None,
             )
-        except CommitFailedError as exc:
-            raise LakeWriteConflict(
-                f"{self.table_uri(key)}: another run committed to {selection} concurrently; "
-                "re-materialize the partition once that run has finished"
-            ) from exc
-        except DeltaError as exc:
-            # delta-rs previews offending rows in its messages: strip them, they may hold PHI.
-            raise RuntimeError(f"{self.table_uri(key)}: Delta write failed: {_PREVIEW.sub('(rows withheld)', str(exc))}") from None
         return frame.height
 
     def replace_stream(
@@ -188,15 +175,7 @@ class DeltaLake(dg.ConfigurableResource):
             allowed=selection.contains, described=str(selection), storage_options=self.storage_options or None,
         )
         with staged:
-            try:
-                yield staged
-            except CommitFailedError as exc:
-                raise LakeWriteConflict(
-                    f"{uri}: another run committed to {selection} concurrently; re-materialize the partition once that run has finished"
-                ) from exc
-            except DeltaError as exc:
-                # delta-rs previews offending rows in its messages: strip them, they may hold PHI.
-                raise RuntimeError(f"{uri}: Delta write failed: {_PREVIEW.sub('(rows withheld)', str(exc))}") from None
+            yield staged
 
     def scan(self, key: dg.AssetKey | Sequence[str], selection: PartitionSelection) -> pl.LazyFrame:
         """Lazily read the selected partitions of a table; raises if the table was never written."""
