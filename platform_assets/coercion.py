@@ -100,8 +100,8 @@ def mark_rows(spec: SourceSpec, strings: pl.LazyFrame, *, trimmed: bool = False,
     than typing the row. `trimmed`: the reader already stripped every value (fixed width).
     `as_delivered`: type non-string columns from the value as delivered, without stripping it
     or turning "" into null; a padded or empty value then fails, and `split_rows` retries the
-    failed rows the full way. Valid rows come out the same, and stripping 6 typed columns was
-    ~15% of a CSV ingest.
+    failed rows the full way. Valid rows come out the same, and not stripping 6 typed columns
+    saved 6% of a CSV ingest (3.65 -> 3.42 s on 0.6 GB).
     """
     names = strings.collect_schema().names()
     prepared = [c for c in spec.columns if not (as_delivered and c.type is not ColumnType.string)]
