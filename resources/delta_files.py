@@ -83,8 +83,8 @@ class PartitionOverwrite:
     """New files for some partitions of a Delta table partitioned by `column`, committed at once.
 
     Use as a context manager: `sink` / `write` add files, `commit` replaces the partitions that
-    match `filters` (the same selection as the SQL `predicate`) with exactly those files; leaving the block without a commit (or with an
-    exception) deletes every file written. `allowed(value)` guards which partition values may be
+    match `filters` (the same selection as the SQL `predicate`) with exactly those files;
+    leaving the block without a commit (or with an exception) deletes every file written. `allowed(value)` guards which partition values may be
     committed (`described` names them in the error), so a writer bug cannot overwrite a partition
     it was not asked for; the error counts rows and never shows them.
     """
@@ -114,10 +114,6 @@ class PartitionOverwrite:
         if self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
 
-    @property
-    def rows(self) -> int:
-        return sum(f.rows for f in self.files)
-
     def _new_file(self, value: str) -> str:
         relative = f"{self.column}={quote(value, safe='-_.')}/part-{uuid.uuid4().hex}.{COMPRESSION}.parquet"
         self._named[relative] = value
@@ -130,6 +126,7 @@ class PartitionOverwrite:
             return self._new_file(args.partition_keys.item(0, 0))
 
         def sinked(args) -> None:  # noqa: ANN001 - polars' SinkedPathsCallbackArgs
+            # num_bytes is the file's size on disk (checked), which the Delta log must record exactly.
             for written in args.paths:
                 relative = Path(written.path).relative_to(self.root).as_posix()
                 self.files.append(StagedFile(relative, self._named[relative], written.num_rows, written.num_bytes))
