@@ -44,6 +44,18 @@ def _failing_result(rows: int, failing: int, sample: list[dict], **extra: object
     return failing == 0, meta
 
 
+def _judge_rows(frame: pl.LazyFrame, failing: pl.Expr, spec: SourceSpec, columns: list[str]) -> tuple[bool, dict]:
+    """Rows checked, rows where `failing` holds, and a masked sample of them, in one pass."""
+    rows, bad = frame.select(pl.len().alias("__rows"), failing.sum().alias("__bad")).collect().row(0)
+    sample = sample_rows(frame, failing, spec, columns) if bad else []
+    return _failing_result(int(rows), int(bad or 0), sample)
+
+
+def _missing_other(lake: DeltaLake, other: list[str], feed: str) -> tuple[bool, dict] | None:
+    """The failed result of a cross-feed rule whose other feed has no raw table yet."""
+    return None if lake.exists(other) else (False, {"error": f"{feed} has no raw table yet; materialize it first"})
+
+
 def _counts_per_partition(lake: DeltaLake, key: list[str], selection: PartitionSelection) -> dict[str, int]:
     if not lake.exists(key):
         return {}
@@ -127,16 +139,14 @@ def references(raw: list[str], spec: SourceSpec, v: References) -> Evaluate:
 
     def evaluate(lake: DeltaLake, sel: PartitionSelection) -> tuple[bool, dict]:
         other = _feed_key("raw", v.to)
-        if not lake.exists(other):
-            return False, {"error": f"{v.to} has no raw table yet; materialize it first"}
+        if missing_other := _missing_other(lake, other, v.to):
+            return missing_other
         # Keys compared as strings, so an integer id in one feed matches the same id as text in the other.
         keys = lake.scan(other, PartitionSelection.everything()).select(pl.col(v.to_column).cast(pl.String).alias("__key")).unique()
         frame = lake.scan(raw, sel).with_columns(pl.col(v.column).cast(pl.String).alias("__key"))
         missing = frame.join(keys.with_columns(pl.lit(True).alias("__found")), on="__key", how="left")
         failing = pl.col(v.column).is_not_null() & pl.col("__found").is_null()
-        rows, bad = missing.select(pl.len().alias("__rows"), failing.sum().alias("__bad")).collect().row(0)
-        sample = sample_rows(missing, failing, spec, [v.column]) if bad else []
-        return _failing_result(int(rows), int(bad or 0), sample)
+        return _judge_rows(missing, failing, spec, [v.column])
 
     return evaluate
 
@@ -146,8 +156,8 @@ def eligible(raw: list[str], spec: SourceSpec, v: Eligible) -> Evaluate:
 
     def evaluate(lake: DeltaLake, sel: PartitionSelection) -> tuple[bool, dict]:
         other = _feed_key("raw", v.to)
-        if not lake.exists(other):
-            return False, {"error": f"{v.to} has no raw table yet; materialize it first"}
+        if missing_other := _missing_other(lake, other, v.to):
+            return missing_other
         end = pl.col(v.end_column) if v.end_column else pl.lit(None, pl.Date)
         spans = lake.scan(other, PartitionSelection.everything()).select(
             pl.col(v.to_member_column).cast(pl.String).alias("__member"), pl.col(v.start_column).cast(pl.Date).alias("__start"),
@@ -165,9 +175,7 @@ def eligible(raw: list[str], spec: SourceSpec, v: Eligible) -> Evaluate:
         )
         checked = frame.join(covered, on=_ROW, how="left")
         failing = pl.col(v.member_column).is_not_null() & date.is_not_null() & pl.col("__covered").is_null()
-        rows, bad = checked.select(pl.len().alias("__rows"), failing.sum().alias("__bad")).collect().row(0)
-        sample = sample_rows(checked, failing, spec, [v.member_column, v.date_column]) if bad else []
-        return _failing_result(int(rows), int(bad or 0), sample)
+        return _judge_rows(checked, failing, spec, [v.member_column, v.date_column])
 
     return evaluate
 
@@ -177,8 +185,8 @@ def after_birth(raw: list[str], spec: SourceSpec, v: AfterBirth) -> Evaluate:
 
     def evaluate(lake: DeltaLake, sel: PartitionSelection) -> tuple[bool, dict]:
         other = _feed_key("raw", v.to)
-        if not lake.exists(other):
-            return False, {"error": f"{v.to} has no raw table yet; materialize it first"}
+        if missing_other := _missing_other(lake, other, v.to):
+            return missing_other
         # The latest-known birth date per member: rosters repeat it in every snapshot.
         births = (
             lake.scan(other, PartitionSelection.everything())
@@ -188,9 +196,7 @@ def after_birth(raw: list[str], spec: SourceSpec, v: AfterBirth) -> Evaluate:
         frame = lake.scan(raw, sel).with_columns(pl.col(v.member_column).cast(pl.String).alias("__member"))
         checked = frame.join(births, on="__member", how="left")
         failing = (pl.col(v.date_column).cast(pl.Date) < pl.col("__birth")).fill_null(False)
-        rows, bad = checked.select(pl.len().alias("__rows"), failing.sum().alias("__bad")).collect().row(0)
-        sample = sample_rows(checked, failing, spec, [v.member_column, v.date_column]) if bad else []
-        return _failing_result(int(rows), int(bad or 0), sample)
+        return _judge_rows(checked, failing, spec, [v.member_column, v.date_column])
 
     return evaluate
 
