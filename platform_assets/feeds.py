@@ -126,14 +126,12 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
     code = dg.CodeReferencesMetadataValue(
         code_references=[dg.LocalFileCodeReference(file_path=str(loaded.path.resolve()), line_number=1, label="source spec")]
     )
-    common = dict(owners=spec.owners, partitions_def=partitions_def, tags={"provider": spec.provider, "cadence": spec.cadence.value})
-    base_meta = {
-        "dagster/code_references": code,
-        "schema_version": spec.schema_version,
-        "cadence": spec.cadence.value,
-        "priority": spec.priority.value,
-        "delivery_pattern": spec.delivery.file_pattern,
-    }
+    # Short facts are tags (filterable in the UI, e.g. `tag:priority=high`, and ~10x cheaper in the
+    # snapshot the code server serializes for every asset than a metadata entry each).
+    tags = {"provider": spec.provider, "cadence": spec.cadence.value, "priority": spec.priority.value,
+            "schema_version": str(spec.schema_version)}
+    common = dict(owners=spec.owners, partitions_def=partitions_def, tags=tags)
+    base_meta = {"dagster/code_references": code, "delivery_pattern": spec.delivery.file_pattern}
     names = spec.transformed_names
     raw_columns = [
         dg.TableColumn(

@@ -50,6 +50,8 @@ def test_every_spec_yields_three_assets_with_owners_groups_and_lineage(settings)
             assert node.group_name == group
             assert node.owners == spec.owners
             assert node.metadata["dagster/code_references"].code_references[0].file_path.endswith(f"{spec.table}.yaml")
+            assert {k: v for k, v in node.tags.items() if not k.startswith("dagster/kind/")} == {"provider": spec.provider, "cadence": spec.cadence.value, "priority": spec.priority.value,
+                                 "schema_version": str(spec.schema_version)}
         assert graph.get(landed).automation_condition is None
         assert graph.get(raw).automation_condition is not None
         schema = graph.get(transformed).metadata["dagster/column_schema"]
