@@ -28,8 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from deltalake import DeltaTable, write_deltalake
+from deltalake import DeltaTable, Schema, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction
 
 ROWS_PER_FILE = 4_000_000
@@ -65,6 +66,83 @@ def plain_types(schema: pa.Schema) -> pa.Schema:
             f = f.with_type(pa.binary())
         fields.append(f)
     return pa.schema(fields)
+
+
+class SchemaChangeRefused(ValueError):
+    """A write that changes a table's schema while leaving partitions with the old schema behind."""
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """How a write's schema differs from its table's, compared as Delta types."""
+
+    added: list[str]
+    removed: list[str]
+    retyped: list[str]
+
+    @property
+    def additive(self) -> bool:
+        return not self.removed and not self.retyped
+
+    def __str__(self) -> str:
+        parts = [f"{label} {', '.join(names)}" for label, names in (
+            ("added", self.added), ("removed", self.removed), ("retyped", self.retyped)) if names]
+        return "; ".join(parts)
+
+
+def schema_change(current: Schema, new: pa.Schema) -> SchemaChange | None:
+    """What writing `new` would change in a table of schema `current`; None when nothing does.
+
+    Column order does not matter (readers match by name). A new column is additive only when
+    nullable: older files do not have it, so it reads as null there.
+    """
+    old = {f.name: f.type for f in current.fields}
+    fields = {f.name: f for f in Schema.from_arrow(plain_types(new)).fields}
+    change = SchemaChange(
+        added=[n for n, f in fields.items() if n not in old and f.nullable],
+        removed=[n for n in old if n not in fields],
+        retyped=[f"{n} ({_type_name(old[n])} -> {_type_name(f.type)})" if n in old else f"{n} (new and not nullable)"
+                 # An all-null column has no type of its own ("void"); the writer stores it as the table's.
+                 for n, f in fields.items() if (n in old and f.type not in (old[n], _VOID)) or (n not in old and not f.nullable)],
+    )
+    return change if change.added or change.removed or change.retyped else None
+
+
+_VOID = PrimitiveType("void")
+
+
+def _type_name(t: object) -> str:
+    return t.type if isinstance(t, PrimitiveType) else str(t)
+
+
+def schema_evolution(uri: str, new: pa.Schema, column: str, allowed: Callable[[str], bool], described: str,
+                     storage_options: dict[str, str] | None) -> str | None:
+    """The delta-rs `schema_mode` a write of `new` to the `allowed` partitions needs, or a refusal.
+
+    - None: a new table, or the table's schema unchanged.
+    - "merge": nullable columns added; the untouched partitions read them as null.
+    - "overwrite": any other change, allowed only when every partition the table has is being
+      rewritten (a full reload or a single-run backfill of the whole range).
+    Otherwise the untouched partitions would keep files of the old schema and the table would no
+    longer read as one, so the write is refused with what changed and what to do.
+    """
+    if not DeltaTable.is_deltatable(uri, storage_options=storage_options):
+        return None
+    table = DeltaTable(uri, storage_options=storage_options)
+    change = schema_change(table.schema(), new)
+    if change is None:
+        return None
+    if change.additive:
+        return "merge"
+    kept = sorted(v for v in {str(p[column]) for p in table.partitions()} if not allowed(v))
+    if not kept:
+        return "overwrite"
+    raise SchemaChangeRefused(
+        f"{uri}: this write changes the table's schema ({change}) but replaces only {described}; "
+        f"{len(kept)} other partition(s) (e.g. {kept[0]}) would keep the old schema and the table could no longer be "
+        "read as one. Either revert the spec change, or re-materialize every partition of the asset in one run "
+        "(a backfill of the whole range as a single run), which rewrites them all with the new schema."
+    )
 
 
 @dataclass(frozen=True)
@@ -180,13 +258,16 @@ class PartitionOverwrite:
         files = [f for f in self.files if f.rows]
         for empty in (f for f in self.files if not f.rows):
             (self.root / empty.relative).unlink(missing_ok=True)
+        mode = schema_evolution(self.uri, self.schema, self.column, self.allowed, self.described, self.storage_options)
         with delta_errors(self.uri, self.described):
-            self._commit(files)
+            self._commit(files, mode)
         self._committed = True
         return sum(f.rows for f in files)
 
-    def _commit(self, files: list[StagedFile]) -> None:
+    def _commit(self, files: list[StagedFile], schema_mode: str | None) -> None:
         if self.local:
+            # The transaction records `self.schema` as the table's: the same, a superset ("merge"), or
+            # a new one while every existing partition is replaced ("overwrite"; see schema_evolution).
             DeltaTable.create(self.uri, self.schema, partition_by=[self.column], mode="ignore")
             now = int(time.time() * 1000)
             actions = [
@@ -200,9 +281,9 @@ class PartitionOverwrite:
                 actions, mode="overwrite", schema=self.schema, partition_by=[self.column], partition_filters=self.filters
             )
         else:
-            self._commit_remote(files)
+            self._commit_remote(files, schema_mode)
 
-    def _commit_remote(self, files: list[StagedFile]) -> None:
+    def _commit_remote(self, files: list[StagedFile], schema_mode: str | None) -> None:
         def batches() -> Iterable[pa.RecordBatch]:
             for f in files:
                 for batch in ds.dataset(self.root / f.relative, schema=self.file_schema).to_batches():
@@ -210,7 +291,9 @@ class PartitionOverwrite:
 
         schema = self.file_schema.append(pa.field(self.column, pa.string()))
         write_deltalake(
-            self.uri, pa.RecordBatchReader.from_batches(schema, batches()), mode="overwrite", predicate=self.predicate,
+            self.uri, pa.RecordBatchReader.from_batches(schema, batches()), mode="overwrite",
+            # A schema overwrite replaces every partition the table has (checked), so no predicate.
+            predicate=None if schema_mode == "overwrite" else self.predicate, schema_mode=schema_mode,
             partition_by=[self.column], storage_options=self.storage_options,
         )
 

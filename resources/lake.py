@@ -23,9 +23,9 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from pydantic import Field
 
-from resources.delta_files import LakeWriteConflict, PartitionOverwrite, delta_errors
+from resources.delta_files import LakeWriteConflict, PartitionOverwrite, SchemaChangeRefused, delta_errors, schema_evolution
 
-__all__ = ["PARTITION_COLUMN", "DeltaLake", "LakeWriteConflict", "PartitionSelection", "StoredFile"]
+__all__ = ["PARTITION_COLUMN", "DeltaLake", "LakeWriteConflict", "PartitionSelection", "SchemaChangeRefused", "StoredFile"]
 
 PARTITION_COLUMN = "_partition"
 
@@ -138,14 +138,18 @@ class DeltaLake(dg.ConfigurableResource):
                 f"{self.table_uri(key)}: {outside} rows have a {PARTITION_COLUMN} outside {selection}; "
                 "the writer must only produce rows for the partitions it was asked for"
             )
-        with delta_errors(self.table_uri(key), str(selection)):
+        table, uri, options = frame.to_arrow(), self.table_uri(key), self.storage_options or None
+        schema_mode = schema_evolution(uri, table.schema, PARTITION_COLUMN, selection.contains, str(selection), options)
+        with delta_errors(uri, str(selection)):
             write_deltalake(
-                self.table_uri(key),
-                frame.to_arrow(),
+                uri,
+                table,
                 mode="overwrite",
-                predicate=selection.predicate(),
+                # A schema overwrite replaces every partition the table has (checked), so no predicate.
+                predicate=None if schema_mode == "overwrite" else selection.predicate(),
+                schema_mode=schema_mode,
                 partition_by=[PARTITION_COLUMN],
-                storage_options=self.storage_options or None,
+                storage_options=options,
             )
         return frame.height
 

@@ -201,3 +201,40 @@ def test_an_adhoc_feed_ingests_each_delivery_as_its_own_partition(settings, inst
     assert materialize(assets, instance, partition="drop_2025_03.csv").success
     counts = dict(table(DeltaLake(root=settings.lake_root), "transformed").group_by("_partition").len().rows())
     assert counts == {"drop_history.csv": 2, "drop_2025_03.csv": 1}
+
+
+def test_a_spec_type_change_needs_every_partition_rewritten_and_an_added_column_does_not(settings, instance):
+    """A changed column type re-run for one partition would leave the others with the old type (the
+    table then fails to read): it is refused with the fix, and the whole range in one run applies it."""
+    write_spec(settings, "testco", "claims", CLAIMS)
+    for day in (2, 3):
+        deliver(settings, "testco", f"claims_202503{day:02d}.csv", f"CLAIM,MEMBER,SVC_DT,AMOUNT,UNITS\nC{day},M1,202503{day:02d},1.00,7\n")
+    _, assets = feed_def(settings, "testco", "claims")
+    for day in ("2025-03-02", "2025-03-03"):
+        assert materialize(assets, instance, partition=day).success
+    lake = DeltaLake(root=settings.lake_root)
+
+    write_spec(settings, "testco", "claims", CLAIMS.replace("{name: UNITS, type: integer}", "{name: UNITS, type: string}"))
+    _, assets = feed_def(settings, "testco", "claims")
+    result = materialize(assets, instance, partition="2025-03-03")
+    assert not result.success
+    message = failure_message(result)
+    assert "raw/testco/claims" in message and "retyped UNITS (long -> string)" in message
+    assert "1 other partition(s) (e.g. 2025-03-02)" in message and "single run" in message
+    assert table(lake, "raw")["UNITS"].to_list() == [7, 7]  # untouched, and still readable as one table
+
+    result = materialize(
+        assets, instance,
+        tags={"dagster/asset_partition_range_start": "2025-03-02", "dagster/asset_partition_range_end": "2025-03-03"},
+    )
+    assert result.success, failure_message(result)
+    assert table(lake, "raw")["UNITS"].to_list() == ["7", "7"]
+
+    write_spec(settings, "testco", "claims", CLAIMS.replace("{name: UNITS, type: integer}", "{name: UNITS, type: string}")
+               .replace("primary_key:", "  - {name: NOTE, type: string}\n    primary_key:"))
+    deliver(settings, "testco", "claims_20250303.csv", "CLAIM,MEMBER,SVC_DT,AMOUNT,UNITS,NOTE\nC3,M1,20250303,1.00,7,new\n")
+    _, assets = feed_def(settings, "testco", "claims")
+    result = materialize(assets, instance, partition="2025-03-03")
+    assert result.success, failure_message(result)
+    assert table(lake, "raw")["NOTE"].to_list() == [None, "new"]
+    assert table(lake, "transformed")["NOTE"].to_list() == [None, "new"]
