@@ -12,8 +12,10 @@ durable (stored by Dagster per tick), so a restart neither misses nor repeats a 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -28,6 +30,8 @@ from sensors.arrival_cursor import ArrivalCursor
 
 INTERVAL_S = 60
 LAYERS = ("landed", "raw", "transformed")
+
+PartitionKeys = Callable[[DeliveredFile], str | None]
 
 
 def build_arrival_sensors(specs: list[SourceSpec]) -> list[dg.SensorDefinition]:
@@ -72,7 +76,7 @@ def evaluate_arrivals(context: dg.SensorEvaluationContext, specs: list[SourceSpe
         pattern = compile_pattern(spec.delivery.file_pattern)
         files = [f for f in listings[where] if pattern.match(f.name)]
         state = cursor.feed(spec.key)
-        by_key, pending = _partitions_of(spec, state.new_files(files), now, context)
+        by_key, pending = _partitions_of(spec, _partition_keys(spec), state.new_files(files), now, context)
         state.advance(files)
         state.pending = {f.name: f.fingerprint for f in pending}
         if spec.cadence is Cadence.adhoc and by_key:
@@ -85,22 +89,38 @@ def evaluate_arrivals(context: dg.SensorEvaluationContext, specs: list[SourceSpe
     return dg.SensorResult(run_requests=run_requests, dynamic_partitions_requests=dynamic, cursor=cursor.serialize())
 
 
-def _partitions_of(spec: SourceSpec, files: list[DeliveredFile], now: dt.datetime, context: dg.SensorEvaluationContext
-                   ) -> tuple[dict[str, list[DeliveredFile]], list[DeliveredFile]]:
+def _partition_keys(spec: SourceSpec) -> PartitionKeys:
+    """A file's partition key (None: its name has no valid date on or after the start date)."""
+    if spec.cadence is Cadence.adhoc:
+        return lambda f: f.name
+    pattern, partitions_def = compile_pattern(spec.delivery.file_pattern), partitions_for(spec)
+
+    @functools.cache
+    def of_day(day: dt.date) -> str:  # once per date: Dagster's lookup costs ~0.1 ms, channels hold thousands of files
+        return partitions_def.get_partition_key_for_timestamp(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
+
+    def key_of(file: DeliveredFile) -> str | None:
+        day = pattern.date_of(file.name)
+        return None if day is None or day < spec.start_date else of_day(day)
+
+    return key_of
+
+
+def _partitions_of(spec: SourceSpec, key_of: PartitionKeys, files: list[DeliveredFile], now: dt.datetime,
+                   context: dg.SensorEvaluationContext) -> tuple[dict[str, list[DeliveredFile]], list[DeliveredFile]]:
     """New files grouped by the partition they belong to, and files whose window has not closed yet."""
     if spec.cadence is Cadence.adhoc:
         return {f.name: [f] for f in files}, []
-    pattern = compile_pattern(spec.delivery.file_pattern)
     partitions_def = partitions_for(spec)
+    window_end = functools.cache(lambda key: window_of(partitions_def, key)[1])
     by_key: dict[str, list[DeliveredFile]] = defaultdict(list)
     pending = []
     for f in files:
-        day = pattern.date_of(f.name)
-        if day is None or day < spec.start_date:
+        key = key_of(f)
+        if key is None:
             context.log.warning(f"{spec.key}: {f.name} has no valid date on or after {spec.start_date}; not requested")
             continue
-        key = partitions_def.get_partition_key_for_timestamp(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
-        if window_of(partitions_def, key)[1] > now.date():
+        if window_end(key) > now.date():
             pending.append(f)  # early delivery: its partition exists once the window closes
         else:
             by_key[key].append(f)
