@@ -7,13 +7,20 @@ identical to what already landed stops after landed, so nothing downstream re-ru
 changed re-delivery is a new fingerprint, so it is requested again and lands as a new version. A
 delivery that arrives after its window's due time is tagged and logged as late. The cursor is
 durable (stored by Dagster per tick), so a restart neither misses nor repeats a delivery.
+
+A tick normally looks only at files delivered around the newest delivery time (the cursor's
+window). A file can arrive with an older mtime (`mv`, `cp -p`, `rsync -t`, `sftp put -p` keep the
+provider's timestamp); the cursor's digest of the older files then changes, and that tick asks
+the landed manifest which of the older files have not landed yet and requests their partitions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -24,10 +31,13 @@ from platform_assets.patterns import compile_pattern
 from platform_assets.spec import Cadence, SourceSpec
 from platform_assets.versions import ARRIVAL_RUN_TAG
 from resources.channels import Channels, DeliveredFile
-from sensors.arrival_cursor import ArrivalCursor
+from resources.lake import PARTITION_COLUMN, DeltaLake, PartitionSelection
+from sensors.arrival_cursor import ArrivalCursor, FeedState
 
 INTERVAL_S = 60
 LAYERS = ("landed", "raw", "transformed")
+
+PartitionKeys = Callable[[DeliveredFile], str | None]
 
 
 def build_arrival_sensors(specs: list[SourceSpec]) -> list[dg.SensorDefinition]:
@@ -49,15 +59,19 @@ def arrival_sensor(kind: str, specs: list[SourceSpec]) -> dg.SensorDefinition:
         minimum_interval_seconds=INTERVAL_S,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
-    def arrivals(context: dg.SensorEvaluationContext, landing: Channels) -> dg.SensorResult:
-        return evaluate_arrivals(context, specs, landing, dt.datetime.now(dt.UTC))
+    def arrivals(context: dg.SensorEvaluationContext, landing: Channels, lake: DeltaLake) -> dg.SensorResult:
+        return evaluate_arrivals(context, specs, landing, dt.datetime.now(dt.UTC), lake=lake)
 
     return arrivals
 
 
 def evaluate_arrivals(context: dg.SensorEvaluationContext, specs: list[SourceSpec], channels: Channels,
-                      now: dt.datetime) -> dg.SensorResult:
-    """One tick: list each channel once, request every partition with new or changed files."""
+                      now: dt.datetime, lake: DeltaLake | None = None) -> dg.SensorResult:
+    """One tick: list each channel once, request every partition with new or changed files.
+
+    `lake` is read only for a feed whose files below the window changed (see `_not_landed`); a
+    tick that needs it without one raises.
+    """
     cursor = ArrivalCursor.parse(context.cursor)
     listings: dict[str, list[DeliveredFile]] = {}
     run_requests, dynamic = [], []
@@ -71,9 +85,12 @@ def evaluate_arrivals(context: dg.SensorEvaluationContext, specs: list[SourceSpe
             listings[where] = listing.files
         pattern = compile_pattern(spec.delivery.file_pattern)
         files = [f for f in listings[where] if pattern.match(f.name)]
-        state = cursor.feed(spec.key)
-        by_key, pending = _partitions_of(spec, state.new_files(files), now, context)
-        state.advance(files)
+        state, key_of = cursor.feed(spec.key), _partition_keys(spec)
+        taken, older_changed = state.new_files(files), state.older_changed(files)
+        if older_changed:
+            taken += _not_landed(spec, key_of, _older_untaken(state, files, taken), lake, context)
+        by_key, pending = _partitions_of(spec, key_of, taken, now, context)
+        state.advance(files, older_changed)
         state.pending = {f.name: f.fingerprint for f in pending}
         if spec.cadence is Cadence.adhoc and by_key:
             dynamic.append(dg.AddDynamicPartitionsRequest(dynamic_partitions_name(spec), sorted(by_key)))
@@ -85,22 +102,74 @@ def evaluate_arrivals(context: dg.SensorEvaluationContext, specs: list[SourceSpe
     return dg.SensorResult(run_requests=run_requests, dynamic_partitions_requests=dynamic, cursor=cursor.serialize())
 
 
-def _partitions_of(spec: SourceSpec, files: list[DeliveredFile], now: dt.datetime, context: dg.SensorEvaluationContext
-                   ) -> tuple[dict[str, list[DeliveredFile]], list[DeliveredFile]]:
+def _older_untaken(state: FeedState, files: list[DeliveredFile], taken: list[DeliveredFile]) -> list[DeliveredFile]:
+    """Files below the window that this tick's fast path did not take (pending ones it did)."""
+    taken_names = {f.name for f in taken}
+    return [f for f in state.older_files(files) if f.name not in taken_names]
+
+
+def _not_landed(spec: SourceSpec, key_of: PartitionKeys, files: list[DeliveredFile], lake: DeltaLake | None,
+                context: dg.SensorEvaluationContext) -> list[DeliveredFile]:
+    """The files whose (name, fingerprint) the landed manifest does not hold for their partition.
+
+    Files without a valid date are kept, so `_partitions_of` reports them as it does for new ones.
+    """
+    if not files:
+        return []
+    if lake is None:
+        raise ValueError(f"{spec.key}: files older than the arrival window changed and no lake was given to check "
+                         "them against the landed manifest. Fix: pass lake= to evaluate_arrivals")
+    keys = {f.name: key_of(f) for f in files}
+    landed = _landed_files(spec, lake, {k for k in keys.values() if k is not None})
+    missing = [f for f in files if (keys[f.name], f.name, f.fingerprint) not in landed]
+    context.log.info(f"{spec.key}: files older than the arrival window changed; {len(files)} checked against the "
+                     f"landed manifest, {len(missing)} not landed")
+    return missing
+
+
+def _landed_files(spec: SourceSpec, lake: DeltaLake, keys: set[str]) -> set[tuple[str, str, str]]:
+    """(partition, file name, channel fingerprint) of every file landed in these partitions (as `already_landed` asks)."""
+    landed = asset_key("landed", spec)
+    if not keys or not lake.exists(landed):
+        return set()
+    manifest = lake.scan(landed, PartitionSelection.of_keys(keys))
+    if "fingerprint" not in manifest.collect_schema().names():
+        return set()  # written before fingerprints were recorded: the landed run compares sha256 instead
+    return set(manifest.select(PARTITION_COLUMN, "file_name", "fingerprint").collect().iter_rows())
+
+
+def _partition_keys(spec: SourceSpec) -> PartitionKeys:
+    """A file's partition key (None: its name has no valid date on or after the start date)."""
+    if spec.cadence is Cadence.adhoc:
+        return lambda f: f.name
+    pattern, partitions_def = compile_pattern(spec.delivery.file_pattern), partitions_for(spec)
+
+    @functools.cache
+    def of_day(day: dt.date) -> str:  # once per date: Dagster's lookup costs ~0.1 ms, channels hold thousands of files
+        return partitions_def.get_partition_key_for_timestamp(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
+
+    def key_of(file: DeliveredFile) -> str | None:
+        day = pattern.date_of(file.name)
+        return None if day is None or day < spec.start_date else of_day(day)
+
+    return key_of
+
+
+def _partitions_of(spec: SourceSpec, key_of: PartitionKeys, files: list[DeliveredFile], now: dt.datetime,
+                   context: dg.SensorEvaluationContext) -> tuple[dict[str, list[DeliveredFile]], list[DeliveredFile]]:
     """New files grouped by the partition they belong to, and files whose window has not closed yet."""
     if spec.cadence is Cadence.adhoc:
         return {f.name: [f] for f in files}, []
-    pattern = compile_pattern(spec.delivery.file_pattern)
     partitions_def = partitions_for(spec)
+    window_end = functools.cache(lambda key: window_of(partitions_def, key)[1])
     by_key: dict[str, list[DeliveredFile]] = defaultdict(list)
     pending = []
     for f in files:
-        day = pattern.date_of(f.name)
-        if day is None or day < spec.start_date:
+        key = key_of(f)
+        if key is None:
             context.log.warning(f"{spec.key}: {f.name} has no valid date on or after {spec.start_date}; not requested")
             continue
-        key = partitions_def.get_partition_key_for_timestamp(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
-        if window_of(partitions_def, key)[1] > now.date():
+        if window_end(key) > now.date():
             pending.append(f)  # early delivery: its partition exists once the window closes
         else:
             by_key[key].append(f)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from platform_assets.layers import asset_key
+from platform_assets.patterns import compile_pattern
+from platform_assets.settings import Settings
 from platform_assets.simulation import Fault, FaultRates, Simulator
+from platform_assets.spec import SourceSpec
 from resources.channels import Channels
 from resources.lake import DeltaLake, PartitionSelection
+from sensors.arrival_cursor import ArrivalCursor
 from sensors.arrivals import evaluate_arrivals
 from tests.channel_servers import s3_env, s3_server, set_mtime  # noqa: F401 - fixtures
 from tests.conftest import deliver, failure_message, feed_def, materialize, write_spec
@@ -19,8 +26,9 @@ from tests.sim_helpers import spec_of, use_channel
 
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None):  # noqa: ANN201
     """Evaluate a sensor the way the daemon does, from a stored cursor."""
+    resources = {"landing": defs.resources["landing"], "lake": defs.resources["lake"]}
     context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs,
-                                      sensor_name=name, resources={"landing": defs.resources["landing"]})
+                                      sensor_name=name, resources=resources)
     return defs.resolve_sensor_def(name).evaluate_tick(context)
 
 
@@ -164,3 +172,127 @@ def test_a_changed_redelivery_of_an_old_window_reruns_downstream_and_an_identica
     results = [run(assets, instance, r) for r in second.run_requests]
     assert all(r.success for r in results) and all(r.get_asset_materialization_events() == [] for r in results)
     assert raw_events() == 3
+
+
+def next_tick_is_fast(settings: Settings, spec: SourceSpec, cursor: str) -> bool:
+    """Whether a tick from `cursor` skips the landed manifest: no file below the window appeared, changed or left."""
+    pattern = compile_pattern(spec.delivery.file_pattern)
+    files = [f for f in Channels(root=str(settings.landing_root)).list(spec.delivery.channel).files if pattern.match(f.name)]
+    return not ArrivalCursor.parse(cursor).feed(spec.key).older_changed(files)
+
+
+def days_ago(days: int) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+
+
+def window(day: int) -> tuple[dt.date, dt.date]:
+    return dt.date(2026, 10, day), dt.date(2026, 10, day + 1)
+
+
+def test_a_file_delivered_with_an_old_mtime_is_requested_once_and_lands(settings, instance):
+    defs, assets = feed_def(settings, "acme_health", "claims")
+    spec = spec_of(settings, "acme_health/claims")
+    sim = Simulator(settings.landing_root, seed=1)
+    sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3))
+    first = tick(defs, instance, "arrivals_local", None)
+    assert requested(first) == [("acme_health/claims", "2026-10-01"), ("acme_health/claims", "2026-10-02")]
+
+    # `mv`, `cp -p`, `rsync -t` and `sftp put -p` keep the provider's timestamp: days before the watermark.
+    moved_in = sim.deliver(spec, window(3))
+    set_mtime(moved_in.path, days_ago(3))
+    second = tick(defs, instance, "arrivals_local", first.cursor)
+    (request,) = second.run_requests
+    assert request.partition_key == "2026-10-03"
+    assert requested(tick(defs, instance, "arrivals_local", second.cursor)) == []
+
+    result = run(assets, instance, request)
+    assert result.success, failure_message(result)
+    lake_raw = DeltaLake(root=settings.lake_root).read(asset_key("raw", spec), PartitionSelection.of_keys(["2026-10-03"]))
+    assert lake_raw.height == moved_in.rows
+
+
+def test_an_old_file_that_landed_is_not_requested_again_but_a_changed_one_is(settings, instance, tmp_path):
+    defs, assets = feed_def(settings, "acme_health", "claims")
+    spec = spec_of(settings, "acme_health/claims")
+    sim = Simulator(settings.landing_root, seed=1)
+    old = sim.deliver(spec, window(1))
+    set_mtime(old.path, days_ago(3))
+    sim.deliver(spec, window(2))
+    first = tick(defs, instance, "arrivals_local", None)
+    for request in first.run_requests:
+        assert materialize(assets, instance, partition=request.partition_key, layers=("landed",)).success
+
+    # Archived by the provider, then put back unchanged (same size and mtime: the fingerprint that landed).
+    shutil.move(old.path, tmp_path / old.name)
+    gone = tick(defs, instance, "arrivals_local", first.cursor)
+    shutil.move(tmp_path / old.name, old.path)
+    assert not next_tick_is_fast(settings, spec, gone.cursor)
+    back = tick(defs, instance, "arrivals_local", gone.cursor)
+    assert requested(gone) == requested(back) == []
+
+    changed = sim.deliver(spec, window(1), version=2)
+    set_mtime(changed.path, days_ago(2))
+    again = tick(defs, instance, "arrivals_local", back.cursor)
+    assert requested(again) == [("acme_health/claims", "2026-10-01")]
+    assert requested(tick(defs, instance, "arrivals_local", again.cursor)) == []
+
+
+def test_a_file_removed_from_the_channel_requests_nothing_and_the_next_tick_is_fast(settings, instance):
+    defs, assets = feed_def(settings, "acme_health", "claims")
+    spec = spec_of(settings, "acme_health/claims")
+    sim = Simulator(settings.landing_root, seed=1)
+    archived, kept = sim.deliver(spec, window(1)), sim.deliver(spec, window(2))
+    for delivery, age in ((archived, 3), (kept, 2)):
+        set_mtime(delivery.path, days_ago(age))
+    sim.deliver(spec, window(3))
+    first = tick(defs, instance, "arrivals_local", None)
+    assert len(first.run_requests) == 3
+    for request in first.run_requests:
+        assert materialize(assets, instance, partition=request.partition_key, layers=("landed",)).success
+    assert next_tick_is_fast(settings, spec, first.cursor)
+
+    archived.path.unlink()  # the provider's SFTP archives files after pickup
+    assert not next_tick_is_fast(settings, spec, first.cursor)
+    after = tick(defs, instance, "arrivals_local", first.cursor)
+    assert after.run_requests == []
+    assert next_tick_is_fast(settings, spec, after.cursor)
+    # No lake given: a tick that needed the landed manifest would raise.
+    context, channels = dg.build_sensor_context(instance=instance, cursor=after.cursor), Channels(root=str(settings.landing_root))
+    assert evaluate_arrivals(context, [spec], channels, dt.datetime.now(dt.UTC)).run_requests == []
+
+
+def test_a_version_2_cursor_is_migrated_and_its_first_tick_finds_what_it_missed(settings, instance):
+    defs, assets = feed_def(settings, "acme_health", "claims")
+    spec = spec_of(settings, "acme_health/claims")
+    sim = Simulator(settings.landing_root, seed=1)
+    set_mtime(sim.deliver(spec, window(1)).path, days_ago(4))
+    sim.deliver(spec, window(2))
+    first = tick(defs, instance, "arrivals_local", None)
+    for request in first.run_requests:
+        assert materialize(assets, instance, partition=request.partition_key, layers=("landed",)).success
+    # What version 2 stored: watermark, recent files and pending ones, no digest of the older files.
+    feeds = json.loads(first.cursor)["feeds"]
+    v2 = json.dumps({"v": 2, "feeds": {k: {"w": s["w"], "r": s["r"], "p": s["p"]} for k, s in feeds.items()}})
+    missed = sim.deliver(spec, window(3))  # the old sensor never requested this one
+    set_mtime(missed.path, days_ago(3))
+
+    migrated = tick(defs, instance, "arrivals_local", v2)
+    assert requested(migrated) == [("acme_health/claims", "2026-10-03")]
+    assert json.loads(migrated.cursor)["v"] == 3 and next_tick_is_fast(settings, spec, migrated.cursor)
+    assert requested(tick(defs, instance, "arrivals_local", migrated.cursor)) == []
+    with pytest.raises(ValueError, match="reset the sensor's cursor"):
+        ArrivalCursor.parse(json.dumps({"v": 1, "feeds": {}}))
+
+
+def test_a_historical_adhoc_file_copied_with_its_old_mtime_gets_its_partition(settings, instance):
+    write_spec(settings, "histco", "history", ADHOC)
+    deliver(settings, "histco", "hist_2011_01.csv", "ID,AMOUNT\nC,3.00\n")
+    defs, _ = feed_def(settings, "histco", "history")
+    first = tick(defs, instance, "arrivals_local", None)
+    assert requested(first) == [("histco/history", "hist_2011_01.csv")]
+    archive = deliver(settings, "histco", "hist_2008_2010.csv", "ID,AMOUNT\nA,1.00\nB,2.00\n")
+    set_mtime(archive, dt.datetime(2011, 1, 3, tzinfo=dt.UTC))  # `cp -p` from the provider's archive
+    second = tick(defs, instance, "arrivals_local", first.cursor)
+    assert [(r.partitions_def_name, r.partition_keys) for r in second.dynamic_partitions_requests] == [
+        ("histco__history__deliveries", ["hist_2008_2010.csv"])]
+    assert requested(second) == [("histco/history", "hist_2008_2010.csv")]

@@ -80,7 +80,7 @@ def test_the_arrival_sensor_of_each_channel_kind_requests_new_deliveries_once(se
 
     def tick(cursor: str | None):  # noqa: ANN202
         context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs,
-                                          resources={"landing": defs.resources["landing"]})
+                                          resources={"landing": defs.resources["landing"], "lake": defs.resources["lake"]})
         return defs.resolve_sensor_def(f"arrivals_{kind}").evaluate_tick(context)
 
     first = tick(None)
