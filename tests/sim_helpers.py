@@ -21,6 +21,14 @@ def use_channel(settings: Settings, feed: str, channel: dict) -> None:
     path.write_text(yaml.safe_dump(body, sort_keys=False))
 
 
+def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None):  # noqa: ANN201 - SensorExecutionData (not public)
+    """Evaluate a sensor the way the daemon does, from a stored cursor, with the resources it declares."""
+    resources = {"landing": defs.resources["landing"], "lake": defs.resources["lake"]}
+    context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs,
+                                      sensor_name=name, resources=resources)
+    return defs.resolve_sensor_def(name).evaluate_tick(context)
+
+
 def spec_of(settings: Settings, feed: str) -> SourceSpec:
     return next(s.spec for s in load_specs(settings.sources_dir) if s.spec.key == feed)
 

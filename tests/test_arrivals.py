@@ -21,15 +21,7 @@ from sensors.arrival_cursor import ArrivalCursor
 from sensors.arrivals import evaluate_arrivals
 from tests.channel_servers import s3_env, s3_server, set_mtime  # noqa: F401 - fixtures
 from tests.conftest import deliver, failure_message, feed_def, materialize, write_spec
-from tests.sim_helpers import spec_of, use_channel
-
-
-def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None):  # noqa: ANN201
-    """Evaluate a sensor the way the daemon does, from a stored cursor."""
-    resources = {"landing": defs.resources["landing"], "lake": defs.resources["lake"]}
-    context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs,
-                                      sensor_name=name, resources=resources)
-    return defs.resolve_sensor_def(name).evaluate_tick(context)
+from tests.sim_helpers import spec_of, tick, use_channel
 
 
 def requested(data) -> list[tuple[str, str]]:  # noqa: ANN001

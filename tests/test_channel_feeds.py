@@ -21,7 +21,7 @@ from tests.channel_servers import (  # noqa: F401 - fixtures
     sftp_server,
 )
 from tests.conftest import failure_message, feed_def
-from tests.sim_helpers import layer_counts, materialize_range, spec_of, use_channel
+from tests.sim_helpers import layer_counts, materialize_range, spec_of, tick, use_channel
 
 FEEDS = ["acme_health/members", "acme_health/claims", "bluepeak_payer/members", "bluepeak_payer/claims"]
 MONTH = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
@@ -78,15 +78,10 @@ def test_the_arrival_sensor_of_each_channel_kind_requests_new_deliveries_once(se
     Simulator(settings.landing_root, seed=2, rows_per_delivery=10).simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3))
     defs, assets = feed_def(settings, spec.provider, spec.table)
 
-    def tick(cursor: str | None):  # noqa: ANN202
-        context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs,
-                                          resources={"landing": defs.resources["landing"], "lake": defs.resources["lake"]})
-        return defs.resolve_sensor_def(f"arrivals_{kind}").evaluate_tick(context)
-
-    first = tick(None)
+    first = tick(defs, instance, f"arrivals_{kind}", None)
     assert sorted(r.partition_key for r in first.run_requests) == ["2026-10-01", "2026-10-02"]
     request = first.run_requests[0]
     result = dg.materialize([assets], instance=instance, partition_key=request.partition_key,
                             selection=list(request.asset_selection), tags=dict(request.tags), raise_on_error=False)
     assert result.success, failure_message(result)
-    assert tick(first.cursor).run_requests == []
+    assert tick(defs, instance, f"arrivals_{kind}", first.cursor).run_requests == []
