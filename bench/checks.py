@@ -23,12 +23,13 @@ import warnings
 
 import polars as pl
 
+from platform_assets.feeds import asset_key
+from carelake.names import PARTITION_COLUMN
+from carelake.quality.row_rules import evaluate_row_rules
+from carelake.spec import SourceSpec
 from platform_assets.checks import feed_checks, run_checks
-from platform_assets.layers import asset_key
-from platform_assets.partitions import partitions_for, selection_of
-from platform_assets.quality.row_rules import evaluate_row_rules
-from platform_assets.spec import SourceSpec
-from resources.lake import PARTITION_COLUMN, DeltaLake
+from platform_assets.partitions import partitions_for
+from resources.lake import DeltaLake, selection_of
 
 PARTITION = "2026-03-01"
 COLUMNS = [

@@ -50,11 +50,11 @@ def _naive_assets(sources: Path) -> list:
     import dagster as dg
     import yaml
 
+    from carelake.spec import SourceSpec
+    from carelake.spec.loading import LoadedSpec
     from platform_assets.checks import feed_checks
-    from platform_assets.catalog import LoadedSpec
     from platform_assets.feeds import _asset_specs
     from platform_assets.partitions import partitions_for
-    from platform_assets.spec import SourceSpec
 
     assets = []
     for path in sorted(sources.rglob("*.yaml")):
@@ -81,16 +81,16 @@ def _naive_assets(sources: Path) -> list:
 
 
 def worker(mode: str, sources: Path, cache_dir: Path) -> dict[str, float]:
+    import warnings
+
     import dagster as dg
     from dagster._core.remote_representation.external_data import RepositorySnap
     from dagster._serdes import serialize_value
 
+    from carelake.settings import Settings
     from platform_assets.assembly import build_definitions
-    from platform_assets.settings import Settings
-    from resources.lake import DeltaLake
     from resources.channels import Channels
-
-    import warnings
+    from resources.lake import DeltaLake
 
     warnings.simplefilter("ignore")  # both builds create beta/preview objects; printing warnings is not what we measure
     started = time.perf_counter()

@@ -6,7 +6,7 @@
 For each size a feed with 12 columns (dates, money, two PHI columns) is generated into a temp
 folder, then each measurement runs in its own process (so peak RSS is its own):
   ceiling: pl.scan_csv(file).sink_parquet(...)   (fixed width: line scan + str.slice, sink_parquet)
-  ours:    platform_assets.ingest.ingest(...)     (unpack checks, parse, validate, coerce,
+  ours:    carelake.layers.raw.ingest(...)     (unpack checks, parse, validate, coerce,
                                                    quarantine split, two Delta commits)
 and prints throughput, the ratio ours / ceiling, and peak RSS. Everything is deleted afterwards.
 """
@@ -102,7 +102,7 @@ def _spec(fixed: bool, trim: bool = True):
 
 def worker(kind: str, fixed: bool, path: Path, out: Path) -> dict:
     if kind.startswith("ours"):
-        import platform_assets.ingest  # noqa: F401  (imports, e.g. dagster, are not part of the measurement)
+        import carelake.layers.raw  # noqa: F401  (imports, e.g. dagster, are not part of the measurement)
     start = time.perf_counter()
     result: dict = {}
     if kind == "ceiling":
@@ -118,8 +118,9 @@ def worker(kind: str, fixed: bool, path: Path, out: Path) -> dict:
         else:
             pl.scan_csv(path).sink_parquet(out / "ceiling.parquet")
     else:
-        from platform_assets.ingest import ingest
-        from resources.lake import DeltaLake, PartitionSelection
+        from carelake.layers.raw import ingest
+        from resources.lake import DeltaLake
+        from resources.selection import PartitionSelection
 
         selection = PartitionSelection.of_keys(["2025-03-02"])
         tally = ingest(

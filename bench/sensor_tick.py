@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 import dagster as dg  # noqa: E402
 
-from platform_assets.spec import SourceSpec  # noqa: E402
+from carelake.spec import SourceSpec  # noqa: E402
 from resources.channels import Channels  # noqa: E402
 from sensors.arrivals import evaluate_arrivals  # noqa: E402
 

@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from platform_assets.catalog import load_specs  # noqa: E402
-from platform_assets.simulation.values import npi_check_digit  # noqa: E402
-from platform_assets.simulation.volume import write_volume  # noqa: E402
+from carelake.spec.loading import load_specs  # noqa: E402
+from carelake.tools.simulation.values import npi_check_digit  # noqa: E402
+from carelake.tools.simulation.volume import write_volume  # noqa: E402
 
 WINDOW = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
 

@@ -9,11 +9,11 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from platform_assets.catalog import load_specs
+from carelake.settings import Settings
+from carelake.spec.loading import load_specs
 from platform_assets.feeds import build_feed
-from platform_assets.settings import Settings
-from resources.lake import DeltaLake
 from resources.channels import Channels
+from resources.lake import DeltaLake
 from sensors.arrivals import build_arrival_sensors
 from sensors.automation import automation_sensor
 

@@ -8,21 +8,18 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from platform_assets.catalog import LoadedSpec
+from carelake.coercion import polars_type
+from carelake.layers.landed import LANDED_SCHEMA, run_landed
+from carelake.layers.raw import run_raw
+from carelake.layers.transformed import run_transformed
+from carelake.names import FILE_COLUMN, LANDED, LAYERS, LINE_COLUMN, PARTITION_COLUMN, RAW, RunTags, table_key
+from carelake.spec import SourceSpec
+from carelake.spec.loading import LoadedSpec
+from platform_assets.automation import AUTOMATION
 from platform_assets.checks import FeedCheck, feed_checks, run_checks
-from platform_assets.coercion import polars_type
-from platform_assets.layers import LANDED_SCHEMA, asset_key, run_landed, run_raw, run_transformed
 from platform_assets.ordering import waiting_deps
-from platform_assets.partitions import partitions_for, selection_of
-from platform_assets.readers import FILE_COLUMN, LINE_COLUMN
-from platform_assets.spec import SourceSpec
-from platform_assets.versions import ARRIVAL_RUN_TAG
-from resources.lake import PARTITION_COLUMN
-
-LAYERS = ("landed", "raw", "transformed")
-# Waiting on blocking checks too: plain eager() re-runs a child after its parent's check failed.
-AUTOMATION = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
-
+from platform_assets.partitions import partitions_for
+from resources.lake import selection_of
 
 # The outputs and inputs the decorator would give the op: all optional (can_subset), no values.
 _ASSET_OUTPUT = dg.Out(dg.Nothing, is_required=False)
@@ -90,15 +87,15 @@ def _execute(
     for layer in LAYERS:
         key = asset_key(layer, spec)
         if key in selected:
-            if layer == "landed":
-                result = run_landed(spec, partitions_def, list(context.partition_keys), selection, lake, landing)
+            if layer == LANDED:
+                result = run_landed(spec, list(context.partition_keys), selection, lake, landing)
                 if not result.changed:
                     # Identical re-delivery: no new landed version, so nothing downstream re-runs.
                     context.log.info(f"{'/'.join(key.path)} {selection}: no new or changed files")
-                    if context.run.tags.get(ARRIVAL_RUN_TAG):
+                    if context.run.tags.get(RunTags.ARRIVAL):
                         return
                     continue
-            elif layer == "raw":
+            elif layer == RAW:
                 result = run_raw(spec, selection, lake)
             else:
                 result = run_transformed(spec, selection, lake)
@@ -109,7 +106,7 @@ def _execute(
             yield dg.MaterializeResult(asset_key=key, metadata={**counts, **result.metadata})
         failed_blocking = []
         layer_checks = [c for c in checks if c.spec.asset_key == key and c.key in selected_checks]
-        for check, outcome in zip(layer_checks, run_checks(layer_checks, lake, selection), strict=True):
+        for check, outcome in zip(layer_checks, run_checks(spec, layer_checks, lake, selection), strict=True):
             yield outcome
             if not outcome.passed and check.spec.blocking:
                 failed_blocking.append(check.spec.name)
@@ -118,6 +115,11 @@ def _execute(
                 f"{'/'.join(key.path)} {selection}: blocking checks failed: {failed_blocking}; "
                 "downstream layers were not run. See the check results for counts."
             )
+
+
+def asset_key(layer: str, spec: SourceSpec) -> dg.AssetKey:
+    """The Dagster asset key of a feed's table in a layer (its lake path, `carelake.names.table_key`)."""
+    return dg.AssetKey(table_key(layer, spec))
 
 
 def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) -> list[dg.AssetSpec]:

@@ -12,8 +12,9 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from platform_assets.partitions import selection_of
-from resources.lake import PARTITION_COLUMN, DeltaLake, PartitionSelection
+from carelake.names import PARTITION_COLUMN
+from resources.lake import DeltaLake, selection_of
+from resources.selection import PartitionSelection
 
 
 def _selection(context: dg.InputContext | dg.OutputContext) -> PartitionSelection:

@@ -23,80 +23,18 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from pydantic import Field
 
-from resources.delta_files import LakeWriteConflict, PartitionOverwrite, SchemaChangeRefused, delta_errors, schema_evolution
+from carelake.names import PARTITION_COLUMN
+from carelake.spec.windows import KEY_FORMAT
+from resources.delta_files import (
+    LakeWriteConflict,
+    PartitionOverwrite,
+    SchemaChangeRefused,
+    delta_errors,
+    schema_evolution,
+)
+from resources.selection import PartitionSelection
 
-__all__ = ["PARTITION_COLUMN", "DeltaLake", "LakeWriteConflict", "PartitionSelection", "SchemaChangeRefused", "StoredFile"]
-
-PARTITION_COLUMN = "_partition"
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-@dataclass(frozen=True)
-class PartitionSelection:
-    """Which partitions of a table to read or replace: a key range [start, end) or a set of keys.
-
-    `PartitionSelection.everything()` selects the whole table (an unpartitioned read).
-    """
-
-    start: str | None = None
-    end: str | None = None
-    keys: tuple[str, ...] | None = None
-
-    @classmethod
-    def everything(cls) -> PartitionSelection:
-        return cls()
-
-    @classmethod
-    def key_range(cls, start: str, end: str) -> PartitionSelection:
-        return cls(start=start, end=end)
-
-    @classmethod
-    def of_keys(cls, keys: Iterable[str]) -> PartitionSelection:
-        return cls(keys=tuple(sorted(set(keys))))
-
-    @property
-    def is_everything(self) -> bool:
-        return self.start is None and self.end is None and self.keys is None
-
-    def predicate(self) -> str:
-        """The Delta (SQL) predicate selecting these partitions."""
-        if self.keys is not None:
-            return f"{PARTITION_COLUMN} IN ({', '.join(_quote(k) for k in self.keys)})" if self.keys else "1 = 0"
-        clauses = []
-        if self.start is not None:
-            clauses.append(f"{PARTITION_COLUMN} >= {_quote(self.start)}")
-        if self.end is not None:
-            clauses.append(f"{PARTITION_COLUMN} < {_quote(self.end)}")
-        return " AND ".join(clauses) or "1 = 1"
-
-    def expr(self) -> pl.Expr:
-        """The same selection as a polars expression."""
-        col = pl.col(PARTITION_COLUMN)
-        if self.keys is not None:
-            return col.is_in(list(self.keys))
-        out = pl.lit(True)
-        if self.start is not None:
-            out &= col >= self.start
-        if self.end is not None:
-            out &= col < self.end
-        return out
-
-    def contains(self, key: str) -> bool:
-        """Whether a partition key is selected."""
-        if self.keys is not None:
-            return key in self.keys
-        return (self.start is None or key >= self.start) and (self.end is None or key < self.end)
-
-    def __str__(self) -> str:
-        if self.keys is not None:
-            return f"partitions {list(self.keys)}"
-        if self.is_everything:
-            return "all partitions"
-        return f"partitions [{self.start}, {self.end})"
-
+__all__ = ["DeltaLake", "LakeWriteConflict", "SchemaChangeRefused", "StoredFile"]
 
 def _partition_filters(selection: PartitionSelection) -> list[tuple] | None:
     """The selection as delta-rs partition filters (None: every partition)."""
@@ -108,6 +46,15 @@ def _partition_filters(selection: PartitionSelection) -> list[tuple] | None:
     if selection.end is not None:
         filters.append((PARTITION_COLUMN, "<", selection.end))
     return filters or None
+
+
+def selection_of(partitions_def: dg.PartitionsDefinition, keys: list[str]) -> PartitionSelection:
+    """The lake selection for partition keys: the covering time range, or the keys themselves."""
+    if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        start = partitions_def.time_window_for_partition_key(keys[0]).start
+        end = partitions_def.time_window_for_partition_key(keys[-1]).end
+        return PartitionSelection.key_range(start.strftime(KEY_FORMAT), end.strftime(KEY_FORMAT))
+    return PartitionSelection.of_keys(keys)
 
 
 class DeltaLake(dg.ConfigurableResource):
@@ -191,6 +138,16 @@ class DeltaLake(dg.ConfigurableResource):
 
     def read(self, key: dg.AssetKey | Sequence[str], selection: PartitionSelection) -> pl.DataFrame:
         return self.scan(key, selection).collect()
+
+    def count(self, key: dg.AssetKey | Sequence[str], selection: PartitionSelection) -> int:
+        """Rows in the selected partitions (0 if the table was never written)."""
+        return sum(self.counts_by_partition(key, selection).values())
+
+    def counts_by_partition(self, key: dg.AssetKey | Sequence[str], selection: PartitionSelection) -> dict[str, int]:
+        """Rows per partition key among the selected partitions; partitions without rows are absent."""
+        if not self.exists(key):
+            return {}
+        return dict(self.scan(key, selection).group_by(PARTITION_COLUMN).len().collect().iter_rows())
 
     def file_path(self, *parts: str) -> Path:
         """A path for landed files under the lake root (local roots only until the S3 issue)."""

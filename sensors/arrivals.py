@@ -24,18 +24,29 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from platform_assets.layers import asset_key
-from platform_assets.lateness import expected_delivery, hours_late
-from platform_assets.partitions import dynamic_partitions_name, partitions_for, window_of
-from platform_assets.patterns import compile_pattern
-from platform_assets.spec import Cadence, SourceSpec
-from platform_assets.versions import ARRIVAL_RUN_TAG
+from carelake.names import (
+    LANDED,
+    LAYERS,
+    PARTITION_COLUMN,
+    RunTags,
+    deliveries_partitions_name,
+    table_key,
+)
+from carelake.spec import Cadence, SourceSpec
+from carelake.spec.patterns import compile_pattern
+from carelake.spec.windows import (
+    KEY_FORMAT,
+    expected_delivery,
+    hours_late,
+    window_of,
+    window_start,
+)
 from resources.channels import Channels, DeliveredFile
-from resources.lake import PARTITION_COLUMN, DeltaLake, PartitionSelection
+from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 from sensors.arrival_cursor import ArrivalCursor, FeedState
 
 INTERVAL_S = 60
-LAYERS = ("landed", "raw", "transformed")
 
 PartitionKeys = Callable[[DeliveredFile], str | None]
 
@@ -55,7 +66,7 @@ def arrival_sensor(kind: str, specs: list[SourceSpec]) -> dg.SensorDefinition:
         name=f"arrivals_{kind}",
         description=f"New deliveries in {kind} channels request their landed partitions.",
         # asset_selection (not target): feeds of one channel kind have different partitions definitions.
-        asset_selection=dg.AssetSelection.assets(*[asset_key(layer, s) for s in specs for layer in LAYERS]),
+        asset_selection=dg.AssetSelection.assets(*[table_key(layer, s) for s in specs for layer in LAYERS]),
         minimum_interval_seconds=INTERVAL_S,
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
@@ -93,9 +104,9 @@ def evaluate_arrivals(context: dg.SensorEvaluationContext, specs: list[SourceSpe
         state.advance(files, older_changed)
         state.pending = {f.name: f.fingerprint for f in pending}
         if spec.cadence is Cadence.adhoc and by_key:
-            dynamic.append(dg.AddDynamicPartitionsRequest(dynamic_partitions_name(spec), sorted(by_key)))
+            dynamic.append(dg.AddDynamicPartitionsRequest(deliveries_partitions_name(spec), sorted(by_key)))
         requests = [_request(spec, key, key_files) for key, key_files in sorted(by_key.items())]
-        late = [float(r.tags["carelake/late_hours"]) for r in requests if r.tags["carelake/late"] == "true"]
+        late = [float(r.tags[RunTags.LATE_HOURS]) for r in requests if r.tags[RunTags.LATE] == "true"]
         if late:
             context.log.warning(f"{spec.key}: {len(late)} partition(s) delivered late, the latest {max(late):.1f} h after due")
         run_requests += requests
@@ -129,7 +140,7 @@ def _not_landed(spec: SourceSpec, key_of: PartitionKeys, files: list[DeliveredFi
 
 def _landed_files(spec: SourceSpec, lake: DeltaLake, keys: set[str]) -> set[tuple[str, str, str]]:
     """(partition, file name, channel fingerprint) of every file landed in these partitions (as `already_landed` asks)."""
-    landed = asset_key("landed", spec)
+    landed = table_key(LANDED, spec)
     if not keys or not lake.exists(landed):
         return set()
     manifest = lake.scan(landed, PartitionSelection.of_keys(keys))
@@ -142,11 +153,11 @@ def _partition_keys(spec: SourceSpec) -> PartitionKeys:
     """A file's partition key (None: its name has no valid date on or after the start date)."""
     if spec.cadence is Cadence.adhoc:
         return lambda f: f.name
-    pattern, partitions_def = compile_pattern(spec.delivery.file_pattern), partitions_for(spec)
+    pattern = compile_pattern(spec.delivery.file_pattern)
 
     @functools.cache
-    def of_day(day: dt.date) -> str:  # once per date: Dagster's lookup costs ~0.1 ms, channels hold thousands of files
-        return partitions_def.get_partition_key_for_timestamp(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
+    def of_day(day: dt.date) -> str:  # once per date: channels hold thousands of files
+        return window_start(spec, day).strftime(KEY_FORMAT)
 
     def key_of(file: DeliveredFile) -> str | None:
         day = pattern.date_of(file.name)
@@ -160,8 +171,7 @@ def _partitions_of(spec: SourceSpec, key_of: PartitionKeys, files: list[Delivere
     """New files grouped by the partition they belong to, and files whose window has not closed yet."""
     if spec.cadence is Cadence.adhoc:
         return {f.name: [f] for f in files}, []
-    partitions_def = partitions_for(spec)
-    window_end = functools.cache(lambda key: window_of(partitions_def, key)[1])
+    window_end = functools.cache(lambda key: window_of(spec, key)[1])
     by_key: dict[str, list[DeliveredFile]] = defaultdict(list)
     pending = []
     for f in files:
@@ -177,18 +187,18 @@ def _partitions_of(spec: SourceSpec, key_of: PartitionKeys, files: list[Delivere
 
 
 def _request(spec: SourceSpec, key: str, files: list[DeliveredFile]) -> dg.RunRequest:
-    expected = expected_delivery(spec, partitions_for(spec), key) if spec.cadence is not Cadence.adhoc else None
+    expected = expected_delivery(spec, key)
     late = max(hours_late(expected, dt.datetime.fromtimestamp(f.modified, dt.UTC)) for f in files)
     fingerprint = hashlib.sha256("|".join(sorted(f"{f.name}:{f.fingerprint}" for f in files)).encode()).hexdigest()[:16]
-    tags = {ARRIVAL_RUN_TAG: "true", "carelake/feed": spec.key, "carelake/files": str(len(files)), "carelake/late": str(bool(late)).lower(),
-            "carelake/late_hours": f"{late:.1f}"}
+    tags = {RunTags.ARRIVAL: "true", RunTags.FEED: spec.key, RunTags.FILES: str(len(files)), RunTags.LATE: str(bool(late)).lower(),
+            RunTags.LATE_HOURS: f"{late:.1f}"}
     if expected is not None:
-        tags["carelake/expected_at"] = expected.isoformat()
+        tags[RunTags.EXPECTED_AT] = expected.isoformat()
     return dg.RunRequest(
         run_key=f"{spec.key}|{key}|{fingerprint}",
         # Every layer, not landed alone: eager automation only follows the latest partition, and a
         # late or re-delivered window is usually an older one.
-        asset_selection=[asset_key(layer, spec) for layer in LAYERS],
+        asset_selection=[dg.AssetKey(table_key(layer, spec)) for layer in LAYERS],
         partition_key=key,
         tags=tags,
     )

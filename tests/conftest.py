@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from carelake.settings import PROJECT_ROOT, Settings
 from platform_assets.assembly import build_definitions
-from platform_assets.settings import PROJECT_ROOT, Settings
 
 REPO_SOURCES = PROJECT_ROOT / "sources"
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"

@@ -9,9 +9,10 @@ from pathlib import Path
 import polars as pl
 import yaml
 
-from platform_assets.ingest import IngestTally, ingest
-from platform_assets.spec import SourceSpec
-from resources.lake import DeltaLake, PartitionSelection
+from carelake.layers.raw import IngestTally, ingest
+from carelake.spec import SourceSpec
+from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 
 PARTITION = "2025-03-02"
 

@@ -6,11 +6,13 @@ import dagster as dg
 import polars as pl
 import yaml
 
-from platform_assets.catalog import load_specs
-from platform_assets.layers import asset_key, quarantine_key
-from platform_assets.settings import Settings
-from platform_assets.spec import SourceSpec
-from resources.lake import DeltaLake, PartitionSelection
+from carelake.names import QUARANTINE, table_key
+from platform_assets.feeds import asset_key
+from carelake.settings import Settings
+from carelake.spec import SourceSpec
+from carelake.spec.loading import load_specs
+from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 
 
 def use_channel(settings: Settings, feed: str, channel: dict) -> None:
@@ -51,4 +53,4 @@ def count(lake: DeltaLake, key, selection: PartitionSelection | None = None) -> 
 
 def layer_counts(lake: DeltaLake, spec: SourceSpec) -> tuple[int, int]:
     """(raw rows, quarantined rows) of a feed over all partitions."""
-    return count(lake, asset_key("raw", spec)), count(lake, quarantine_key(spec))
+    return count(lake, asset_key("raw", spec)), count(lake, table_key(QUARANTINE, spec))

@@ -10,13 +10,14 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from platform_assets.layers import asset_key
-from platform_assets.patterns import compile_pattern
-from platform_assets.settings import Settings
-from platform_assets.simulation import Fault, FaultRates, Simulator
-from platform_assets.spec import SourceSpec
+from platform_assets.feeds import asset_key
+from carelake.settings import Settings
+from carelake.spec import SourceSpec
+from carelake.spec.patterns import compile_pattern
+from carelake.tools.simulation import Fault, FaultRates, Simulator
 from resources.channels import Channels
-from resources.lake import DeltaLake, PartitionSelection
+from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 from sensors.arrival_cursor import ArrivalCursor
 from sensors.arrivals import evaluate_arrivals
 from tests.channel_servers import s3_env, s3_server, set_mtime  # noqa: F401 - fixtures

@@ -48,7 +48,7 @@ def _label(condition: dg.AutomationCondition | None) -> str | None:
 def test_asset_graph_matches_the_reviewed_snapshot():
     from platform_assets.definitions import defs
 
-    current = describe(defs)
+    current = describe(defs())
     if os.environ.get("CARELAKE_UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
     assert current == json.loads(SNAPSHOT.read_text()), (

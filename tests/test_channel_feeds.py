@@ -7,9 +7,9 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from carelake.settings import Settings
+from carelake.tools.simulation import Simulator
 from platform_assets.partitions import partitions_for
-from platform_assets.simulation import Simulator
-from platform_assets.settings import Settings
 from resources.channels import Channels
 from resources.lake import DeltaLake
 from tests.channel_servers import (  # noqa: F401 - fixtures
@@ -21,7 +21,13 @@ from tests.channel_servers import (  # noqa: F401 - fixtures
     sftp_server,
 )
 from tests.conftest import failure_message, feed_def
-from tests.sim_helpers import layer_counts, materialize_range, spec_of, tick, use_channel
+from tests.sim_helpers import (
+    layer_counts,
+    materialize_range,
+    spec_of,
+    tick,
+    use_channel,
+)
 
 FEEDS = ["acme_health/members", "acme_health/claims", "bluepeak_payer/members", "bluepeak_payer/claims"]
 MONTH = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))

@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from platform_assets.spec import HttpChannel, LocalChannel, S3Channel, SftpChannel
+from carelake.spec import HttpChannel, LocalChannel, S3Channel, SftpChannel
 from resources.channels import Channels, MissingCredential, UnsafeFileName
 from tests.channel_servers import (  # noqa: F401 - fixtures
     http_api,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from platform_assets.catalog import load_specs
-from platform_assets.cli import main
+from carelake.spec.loading import load_specs
+from carelake.tools.cli import main
 from tests.conftest import REPO_SOURCES
 
 

@@ -11,9 +11,9 @@ from dagster._core.remote_representation.external_data import RepositorySnap
 from dagster._core.snap import JobSnap
 from dagster._serdes import serialize_value
 
+from carelake.spec.loading import LoadedSpec
 from platform_assets import assembly, feeds
 from platform_assets.assembly import build_definitions
-from platform_assets.catalog import LoadedSpec
 from platform_assets.checks import feed_checks
 from platform_assets.partitions import partitions_for
 from tests.test_ordering import claims_feed, members_feed

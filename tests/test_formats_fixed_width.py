@@ -107,7 +107,7 @@ def test_a_bad_picture_is_a_spec_error():
 
 
 def test_a_typo_in_a_layout_is_reported_with_the_file_the_field_and_the_allowed_keys(settings):
-    from platform_assets.catalog import SpecError, load_spec
+    from carelake.spec.loading import SpecError, load_spec
     from tests.conftest import write_spec
 
     path = write_spec(settings, "testco", "feed", """

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 import zstandard
 
-from platform_assets.errors import DeliveryError
+from carelake.errors import DeliveryError
 from tests.ingest_support import ingest_file, spec_of
 
 CSV = "ID,AMOUNT\n1,1.50\n2,2.50\n"

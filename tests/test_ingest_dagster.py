@@ -6,7 +6,8 @@ import gzip
 
 import dagster as dg
 
-from resources.lake import DeltaLake, PartitionSelection
+from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 from tests.conftest import failure_message, feed_def, materialize, write_spec
 
 SPEC = """

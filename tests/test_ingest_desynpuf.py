@@ -8,7 +8,8 @@ import shutil
 import polars as pl
 import pytest
 
-from resources.lake import DeltaLake, PartitionSelection
+from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 from tests.conftest import IN_CI, SHARED_DATA, failure_message, feed_def, materialize
 
 DESYNPUF = SHARED_DATA / "desynpuf"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from platform_assets.errors import DeliveryError
+from carelake.errors import DeliveryError
 from tests.ingest_support import ingest_file, spec_of
 
 CORPUS = Path(__file__).parent / "malformed"

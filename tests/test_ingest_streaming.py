@@ -5,8 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from platform_assets.ingest import ingest
-from resources.lake import DeltaLake, PartitionSelection
+from carelake.layers.raw import ingest
+from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 from tests.channel_servers import S3_KEY, S3_SECRET, s3_server  # noqa: F401 - fixture
 from tests.ingest_support import spec_of
 

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 from tests.conftest import deliver, failure_message, feed_def, materialize, write_spec
 
 CLAIMS = """
@@ -56,7 +57,6 @@ def table(lake: DeltaLake, layer: str) -> pl.DataFrame:
 
 
 def _all():
-    from resources.lake import PartitionSelection
 
     return PartitionSelection.everything()
 

@@ -7,8 +7,8 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from carelake.spec.loading import SpecError
 from platform_assets.assembly import build_definitions
-from platform_assets.catalog import SpecError
 from tests.conftest import deliver, failure_message, materialize, write_spec
 
 YESTERDAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)

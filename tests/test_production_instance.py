@@ -10,8 +10,8 @@ import psycopg2
 import pytest
 import yaml
 
+from carelake.settings import PROJECT_ROOT
 from platform_assets.assembly import build_definitions
-from platform_assets.settings import PROJECT_ROOT
 from tests.conftest import IN_CI, deliver, failure_message, materialize, write_spec
 
 SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}

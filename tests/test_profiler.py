@@ -7,9 +7,9 @@ import shutil
 import dagster as dg
 import yaml
 
+from carelake.tools.cli import main
+from carelake.tools.profiling.profiler import format_report, profile_file
 from platform_assets.assembly import build_definitions
-from platform_assets.cli import main
-from platform_assets.profiler import format_report, profile_file
 from tests.conftest import SHARED_DATA, failure_message, materialize
 
 DESYNPUF = SHARED_DATA / "desynpuf"

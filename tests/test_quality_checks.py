@@ -7,8 +7,8 @@ import json
 import dagster as dg
 import pytest
 
+from carelake.spec.loading import SpecError
 from platform_assets.assembly import build_definitions
-from platform_assets.catalog import SpecError
 from tests.conftest import deliver, failure_message, materialize, write_spec
 
 DAY1, DAY2 = "2026-03-01", "2026-03-02"
@@ -200,16 +200,20 @@ def test_rule_mistakes_are_caught_at_load_time_with_the_file(settings, rule, mes
 def test_references_match_ids_across_column_types(tmp_path):
     import polars as pl
 
-    from platform_assets.quality.table_rules import references
-    from platform_assets.spec import References
-    from resources.lake import DeltaLake, PartitionSelection
+    from types import SimpleNamespace
+
+    from carelake.quality.registry import build_rule
+    from carelake.spec import References
+    from resources.lake import DeltaLake
+    from resources.selection import PartitionSelection
 
     lake = DeltaLake(root=str(tmp_path / "lake"))
     feb, mar = PartitionSelection.of_keys(["2026-02-01"]), PartitionSelection.of_keys(["2026-03-01"])
     lake.replace(["raw", "testco", "members"], pl.DataFrame({"MEMBER": [1, 2], "_partition": ["2026-02-01"] * 2}), feb)
     lake.replace(["raw", "testco", "claims"], pl.DataFrame({"MEMBER": ["1", "3", None], "_partition": ["2026-03-01"] * 3}), mar)
     rule = References(rule="references", column="MEMBER", to="testco/members", to_column="MEMBER")
-    passed, metadata = references(["raw", "testco", "claims"], None, rule)(lake, mar)
+    claims = SimpleNamespace(provider="testco", table="claims", columns=[])
+    passed, metadata = build_rule(rule, claims).evaluate(lake, mar)
     assert not passed and (metadata["rows_checked"], metadata["failing_rows"]) == (3, 1)
 
 

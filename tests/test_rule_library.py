@@ -7,9 +7,17 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from platform_assets.quality.healthcare import LIBRARY
-from platform_assets.quality.row_rules import row_rule
-from platform_assets.spec import AcceptedValues, DateOrder, Expression, Length, NotNull, Range, Regex
+from carelake.quality.healthcare import LIBRARY
+from carelake.quality.registry import build_rule
+from carelake.spec import (
+    AcceptedValues,
+    DateOrder,
+    Expression,
+    Length,
+    NotNull,
+    Range,
+    Regex,
+)
 from tests.conftest import SHARED_DATA
 
 DESYNPUF = SHARED_DATA / "desynpuf"
@@ -62,7 +70,7 @@ def test_the_desynpuf_icd9_diagnoses_are_not_icd10_cm():
 
 
 def failing(rule, frame: dict) -> list[bool]:
-    return pl.DataFrame(frame).select(row_rule(rule).failing).to_series().to_list()
+    return pl.DataFrame(frame).select(build_rule(rule, None).failing).to_series().to_list()
 
 
 def test_column_rules_flag_exactly_the_failing_rows_and_let_nulls_pass():
@@ -82,7 +90,7 @@ def test_column_rules_flag_exactly_the_failing_rows_and_let_nulls_pass():
 def test_an_sql_expression_must_hold_for_every_row():
     rule = Expression(rule="expression", sql="paid <= billed AND billed > 0")
     assert failing(rule, {"paid": [5.0, 20.0, None], "billed": [10.0, 10.0, 10.0]}) == [False, True, False]
-    assert row_rule(rule).columns == ["paid", "billed"]
+    assert build_rule(rule, None).columns == ["paid", "billed"]
 
 
 def test_dates_never_go_backwards_even_across_a_missing_date():
@@ -99,7 +107,7 @@ def test_dates_never_go_backwards_even_across_a_missing_date():
 def test_the_simulator_and_the_npi_rule_agree_on_check_digits():
     import random
 
-    from platform_assets.simulator import npi_check_digit
+    from carelake.tools.simulation import npi_check_digit
 
     rng = random.Random(5)
     npis = [(lambda d: d + npi_check_digit(d))(f"{rng.randrange(10**9):09d}") for _ in range(2000)]
@@ -111,8 +119,8 @@ def test_the_simulator_and_the_npi_rule_agree_on_check_digits():
 def test_the_readme_example_of_every_rule_is_a_valid_spec():
     import yaml
 
-    from platform_assets.settings import PROJECT_ROOT
-    from platform_assets.spec import SourceSpec
+    from carelake.settings import PROJECT_ROOT
+    from carelake.spec import SourceSpec
 
     block = (PROJECT_ROOT / "README.md").read_text().split("## Quality rules")[1].split("```yaml")[1].split("```")[0]
     columns = [{"name": n} for n in ["MBR_ID", "CLM_ID", "LINE_NO", "GENDER", "PLAN_CD", "RENDERING_NPI", "DX1"]]

@@ -8,10 +8,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from platform_assets.layers import asset_key, quarantine_key
-from platform_assets.simulation import Fault, FaultRates, Simulator, npi_check_digit
-from platform_assets.simulation.writers import writer_for
-from resources.lake import DeltaLake, PartitionSelection
+from carelake.names import QUARANTINE, table_key
+from platform_assets.feeds import asset_key
+from carelake.tools.simulation import Fault, FaultRates, Simulator, npi_check_digit
+from carelake.tools.simulation.writers import writer_for
+from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 from tests.conftest import failure_message, feed_def, materialize
 from tests.sim_helpers import layer_counts, materialize_range, spec_of
 
@@ -39,7 +41,7 @@ def test_claims_reference_members_and_npis_carry_a_valid_check_digit(settings):
 
 
 def test_a_format_without_a_writer_says_so():
-    from platform_assets.spec import SourceSpec
+    from carelake.spec import SourceSpec
 
     spec = SourceSpec.model_construct(provider="p", table="t", format=type("F", (), {"kind": "edifact"})())
     with pytest.raises(NotImplementedError, match="no writer for format 'edifact'"):
@@ -60,7 +62,7 @@ def test_every_quarantinable_row_fault_lands_in_quarantine_and_nothing_else_does
     lake = DeltaLake(root=settings.lake_root)
     raw, quarantined = layer_counts(lake, spec)
     assert quarantined == report.faulty_rows and raw + quarantined == report.rows
-    quarantine = lake.read(quarantine_key(spec), PartitionSelection.everything())
+    quarantine = lake.read(table_key(QUARANTINE, spec), PartitionSelection.everything())
     per_line = {(r["_file"], r["_line"]): r["column"] for r in quarantine.iter_rows(named=True)}
     injected = {(f.file, f.line): f.column for f in report.faults if f.fault in (Fault.malformed_date, Fault.null_required, Fault.wrong_type)}
     assert per_line == injected

@@ -12,9 +12,11 @@ from decimal import Decimal
 
 import pytest
 
-from platform_assets.layers import asset_key, quarantine_key
-from platform_assets.simulation import Fault, FaultRates, Simulator
-from resources.lake import DeltaLake, PartitionSelection
+from carelake.names import QUARANTINE, table_key
+from platform_assets.feeds import asset_key
+from carelake.tools.simulation import Fault, FaultRates, Simulator
+from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 from tests.conftest import failure_message, feed_def, materialize, write_spec
 from tests.sim_helpers import layer_counts, spec_of
 
@@ -129,7 +131,7 @@ def test_row_faults_are_quarantined_at_the_injected_lines(settings, instance, ca
     assert report.faulty_rows > 5
     raw, quarantined = run_day(settings, instance, spec)
     assert (raw, quarantined) == (report.rows - report.faulty_rows, report.faulty_rows)
-    quarantine = DeltaLake(root=settings.lake_root).read(quarantine_key(spec), PartitionSelection.everything())
+    quarantine = DeltaLake(root=settings.lake_root).read(table_key(QUARANTINE, spec), PartitionSelection.everything())
     # A zip member is named `archive!member` in quarantine; the simulator reports the delivered file.
     assert {(r["_file"].split("!")[0], r["_line"], r["column"]) for r in quarantine.iter_rows(named=True)} == {
         (f.file, f.line, f.column) for f in report.faults}
@@ -158,7 +160,7 @@ def test_pgp_deliveries_are_encrypted_to_the_key_the_pipeline_decrypts_with(sett
 
 
 def test_volume_mode_refuses_formats_whose_chunks_cannot_be_appended(settings, tmp_path):
-    from platform_assets.simulation.volume import write_volume
+    from carelake.tools.simulation.volume import write_volume
 
     spec = simco_spec(settings, "big", *FORMATS["xml_zstd"])
     with pytest.raises(NotImplementedError, match="volume mode writes line formats only"):
@@ -169,8 +171,8 @@ def test_volume_mode_refuses_formats_whose_chunks_cannot_be_appended(settings, t
 def test_fixed_width_pictures_write_what_the_reader_reads_back_including_signs(settings, tmp_path):
     import polars as pl
 
-    from platform_assets.formats.fixed_width import read_fixed_width
-    from platform_assets.simulation.writers import writer_for
+    from carelake.formats.fixed_width import read_fixed_width
+    from carelake.tools.simulation.writers import writer_for
 
     spec = simco_spec(settings, "pictures", *FORMATS["fixed_width_zip"])
     values = {"BILLED_AMT": ["0.05", "1234567.89", "12.3"], "PAID_AMT": ["-12.34", "0.00", None]}

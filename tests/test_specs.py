@@ -7,9 +7,9 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from carelake.spec.loading import SpecError, load_specs
+from carelake.tools.cli import main
 from platform_assets.assembly import build_definitions
-from platform_assets.catalog import SpecError, load_specs
-from platform_assets.cli import main
 from tests.conftest import REPO_SOURCES, write_spec
 
 MEMBERS = """
@@ -26,8 +26,10 @@ MEMBERS = """
 
 
 def test_repository_definitions_load():
-    from platform_assets.definitions import defs
+    from platform_assets import definitions
 
+    assert not isinstance(definitions.defs, dg.Definitions), "importing the code location must build nothing"
+    defs = definitions.defs()
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     for loaded in load_specs(REPO_SOURCES):

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from resources.io_manager import DeltaIOManager
-from resources.lake import DeltaLake, PartitionSelection
+from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 
 daily = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_offset=0)
 monthly = dg.MonthlyPartitionsDefinition(start_date="2025-01-01")

@@ -12,8 +12,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from platform_assets.spec import Channel
-from resources.channels.base import DeliveredFile, Listing, MissingCredential, UnsafeFileName, checked_name
+from carelake.secrets import MissingCredential
+from carelake.spec import Channel
+from resources.channels.base import DeliveredFile, Listing, UnsafeFileName, checked_name
 from resources.channels.http import HttpClient
 from resources.channels.local import LocalClient
 from resources.channels.s3 import S3Client

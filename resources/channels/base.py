@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import dagster as dg
-
 
 class UnsafeFileName(ValueError):
     """A delivered file name that could escape its folder (`../x`, `a/b`, `.`)."""
-
-
-class MissingCredential(RuntimeError):
-    """An environment variable named in a spec's channel is not set."""
 
 
 @dataclass(frozen=True)
@@ -54,13 +48,3 @@ def checked_name(name: str) -> str:
             "it was not fetched. Fix: ask the provider to deliver files without folders or '..' in their names"
         )
     return name
-
-
-def env_secret(name: str | None, purpose: str) -> str | None:
-    """The value of the environment variable a spec names (via dg.EnvVar), or a clear error."""
-    if name is None:
-        return None
-    value = dg.EnvVar(name).get_value()
-    if value is None:
-        raise MissingCredential(f"environment variable {name} ({purpose}) is not set. Fix: export {name} for the code location")
-    return value

@@ -12,8 +12,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from platform_assets.spec import HttpChannel
-from resources.channels.base import DeliveredFile, Listing, checked_name, env_secret
+from carelake.secrets import env_secret
+from carelake.spec import HttpChannel
+from resources.channels.base import DeliveredFile, Listing, checked_name
 
 TIMEOUT_S = 60
 

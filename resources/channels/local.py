@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from platform_assets.spec import LocalChannel
+from carelake.spec import LocalChannel
 from resources.channels.base import DeliveredFile, Listing, checked_name
 
 

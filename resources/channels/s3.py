@@ -7,8 +7,9 @@ from pathlib import Path
 
 from dagster_aws.s3 import S3Resource
 
-from platform_assets.spec import S3Channel
-from resources.channels.base import DeliveredFile, Listing, checked_name, env_secret
+from carelake.secrets import env_secret
+from carelake.spec import S3Channel
+from resources.channels.base import DeliveredFile, Listing, checked_name
 
 
 @lru_cache(maxsize=32)

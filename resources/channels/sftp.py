@@ -11,8 +11,9 @@ from typing import TypeVar
 
 import asyncssh
 
-from platform_assets.spec import SftpChannel
-from resources.channels.base import DeliveredFile, Listing, checked_name, env_secret
+from carelake.secrets import env_secret
+from carelake.spec import SftpChannel
+from resources.channels.base import DeliveredFile, Listing, checked_name
 
 T = TypeVar("T")
 

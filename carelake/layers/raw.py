@@ -1,0 +1,183 @@
+"""The raw layer: landed files parsed with the declared schema, as a stream: landed files -> strings -> typed rows and quarantine rows -> one
+Delta commit per table, with memory bounded by polars' streaming engine, not the file size.
+
+Per file, one polars query marks every row (typed values and failure reasons) and sinks valid
+rows into new raw files and rejected rows into new quarantine files in the same pass; counts come
+from the files written. Nothing is committed until every file of the run has been read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pyarrow as pa
+
+from carelake.coercion import mark_rows, rejected_rows, split_rows, valid_rows
+from carelake.errors import DeliveryError, MissingDeliveryError
+from carelake.formats import open_delivery
+from carelake.formats.frames import string_schema
+from carelake.layers import LayerResult
+from carelake.layers.landed import current_files
+from carelake.names import (
+    FILE_COLUMN,
+    LANDED,
+    LINE_COLUMN,
+    PARTITION_COLUMN,
+    QUARANTINE,
+    RAW,
+    table_key,
+)
+from carelake.privacy.samples import SAMPLE_SIZE, phi_columns, sample_value
+from carelake.spec import SourceSpec
+from resources.selection import PartitionSelection
+
+if TYPE_CHECKING:
+    from resources.lake import DeltaLake
+
+
+
+@dataclass
+class IngestTally:
+    """What passed through, counted on the stream: the accounting invariant's three numbers and more."""
+
+    rows_in: int = 0
+    rows_raw: int = 0
+    rows_quarantined: int = 0
+    by_rule: Counter = field(default_factory=Counter)
+    drift: dict[str, dict] = field(default_factory=dict)
+    sample: list[dict] = field(default_factory=list)
+    by_partition: dict[str, Counter] = field(default_factory=dict)
+
+
+def _empty_strings(spec: SourceSpec) -> pl.LazyFrame:
+    return pl.LazyFrame(schema=string_schema(spec)).with_columns(
+        pl.lit(None, pl.String).alias(PARTITION_COLUMN), pl.lit(None, pl.String).alias(FILE_COLUMN)
+    )
+
+
+def _arrow_schema(frame: pl.LazyFrame) -> pa.Schema:
+    return frame.collect().to_arrow().schema
+
+
+def ingest(
+    spec: SourceSpec, files: list[tuple[str, str, Path]], selection: PartitionSelection, lake: DeltaLake,
+    raw_key: tuple[str, ...], quarantine_key: tuple[str, ...],
+) -> IngestTally:
+    """Ingest landed files (partition, file name, path) into the raw and quarantine tables.
+
+    Each file is one polars streaming query over a single scan, sinking valid rows into new raw
+    files and rejected rows into new quarantine files; both tables are then committed.
+    """
+    tally = IngestTally()
+    empty = mark_rows(spec, _empty_strings(spec))
+    phi = phi_columns(spec)
+    raw_schema = _arrow_schema(valid_rows(spec, empty))
+    quarantine_schema = _arrow_schema(rejected_rows(spec, empty))
+    with lake.overwrite(raw_key, raw_schema, selection) as raw, lake.overwrite(quarantine_key, quarantine_schema, selection) as quarantine:
+        for partition, file_name, path in files:
+            with open_delivery(spec, path, file_name) as readings:
+                for plain, reading in readings:
+                    strings = reading.frame.with_columns(pl.lit(partition).alias(PARTITION_COLUMN), pl.lit(plain.name).alias(FILE_COLUMN))
+                    valid, rejected = split_rows(spec, strings, trimmed=reading.trimmed)
+                    raw_before, rejected_before = len(raw.files), len(quarantine.files)
+                    _run(plain.name, plain.path, spec, [*(raw.sink(v) for v in valid), quarantine.sink(rejected)])
+                    good = sum(f.rows for f in raw.files[raw_before:])
+                    spooled = [quarantine.root / f.relative for f in quarantine.files[rejected_before:] if f.rows]
+                    bad = _tally_rejected(tally, spooled, phi) if spooled else 0
+                    tally.rows_in += good + bad
+                    tally.by_partition.setdefault(partition, Counter()).update(rows_in=good + bad, rows_raw=good, rows_quarantined=bad)
+                    if reading.drift:
+                        tally.drift[plain.name] = reading.drift.as_metadata()
+        # Raw is committed first; if quarantine's commit fails the partition fails loudly (re-run is idempotent).
+        tally.rows_raw = raw.commit()
+        tally.rows_quarantined = quarantine.commit()
+    return tally
+
+
+def run_raw(spec: SourceSpec, selection: PartitionSelection, lake: DeltaLake) -> LayerResult:
+    """Parse and type every landed file (newest version) of the partitions as a stream; failing rows go to quarantine."""
+    manifest = current_files(lake.read(table_key(LANDED, spec), selection))
+    if manifest.is_empty():
+        raise MissingDeliveryError(f"{spec.key}: nothing landed for {selection}; materialize the landed asset first")
+    files = [
+        (f[PARTITION_COLUMN], f["file_name"], Path(f["lake_path"]))
+        for f in manifest.sort(PARTITION_COLUMN, "file_name").iter_rows(named=True)
+    ]
+    tally = ingest(spec, files, selection, lake, table_key(RAW, spec), table_key(QUARANTINE, spec))
+    return LayerResult(
+        tally.rows_raw,
+        {
+            "rows_in": tally.rows_in,
+            "rows_raw": tally.rows_raw,
+            "rows_quarantined": tally.rows_quarantined,
+            "quarantine_by_rule": dict(sorted(tally.by_rule.items())),
+            "quarantine_sample_masked": tally.sample,
+            "schema_drift": tally.drift,
+            "rows_by_partition": {k: dict(v) for k, v in sorted(tally.by_partition.items())},
+            "files": manifest.height,
+        },
+    )
+
+
+def _run(name: str, path: Path, spec: SourceSpec, sinks: list[pl.LazyFrame]) -> None:
+    try:
+        pl.collect_all(sinks)
+    except pl.exceptions.PolarsError as exc:
+        message = str(exc).splitlines()[0][:200]
+        line = _first_invalid_utf8_line(path) if "utf-8" in message.lower() else None
+        fix = (
+            "fix the file's encoding, or declare it in format.encoding" if line
+            else f"compare the file with the format section of sources/{spec.key}.yaml"
+        )
+        raise DeliveryError(name, line, f"the file cannot be parsed as {spec.format.kind} ({_no_values(message)})", fix) from None
+
+
+def _tally_rejected(tally: IngestTally, files: list[Path], phi: set[str]) -> int:
+    """Count rejected rows by rule and keep a masked sample; returns how many rows were rejected."""
+    rejected = pl.scan_parquet(files)
+    counts = rejected.group_by("column", "rule").len().collect()
+    tally.by_rule.update({f"{c}:{r}": n for c, r, n in counts.iter_rows()})
+    if len(tally.sample) < SAMPLE_SIZE:
+        first = rejected.select(FILE_COLUMN, LINE_COLUMN, "column", "rule", "value").sort(FILE_COLUMN, LINE_COLUMN).head(SAMPLE_SIZE)
+        _sample(tally, first.collect(), phi)
+    return int(counts["len"].sum())
+
+
+def _no_values(message: str) -> str:
+    # Parser messages can quote field contents; keep only the structural part.
+    return re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", message)
+
+
+def _first_invalid_utf8_line(path: Path) -> int | None:
+    line, carry = 1, b""
+    with path.open("rb") as f:
+        while chunk := f.read(8 << 20):
+            data = carry + chunk
+            try:
+                data.decode("utf-8")
+                carry = b""
+            except UnicodeDecodeError as exc:
+                if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
+                    carry = data[exc.start :]
+                    data = data[: exc.start]
+                else:
+                    return line + data[: exc.start].count(b"\n")
+            line += data.count(b"\n")
+    return None
+
+
+def _sample(tally: IngestTally, rejected: pl.DataFrame, phi: set[str]) -> None:
+    """A few rejected rows for metadata: values of PHI columns (and whole records) are masked."""
+    for row in rejected.head(SAMPLE_SIZE - len(tally.sample)).iter_rows(named=True):
+        value = row["value"]
+        tally.sample.append(
+            {
+                "file": row[FILE_COLUMN], "line": row[LINE_COLUMN], "column": row["column"], "rule": row["rule"],
+                "value": sample_value(row["column"], value, phi),
+            }
+        )

@@ -1,0 +1,129 @@
+"""A feed's checks: the platform's own invariants plus the spec's validations, each judged against
+exactly the partitions of a run, read back from the lake, reporting counts and a small masked sample
+(never raw PHI values). Row rules of one table are evaluated together in one pass.
+
+The rules themselves live in `row_rules.py` and `table_rules.py`, each registered once with
+`@rule(Model)` (`registry.py`); the code location turns each `Check` into a Dagster asset check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from carelake.formats import count_records
+from carelake.layers.landed import current_files
+from carelake.names import (
+    LANDED,
+    PARTITION_COLUMN,
+    QUARANTINE,
+    RAW,
+    TRANSFORMED,
+    table_key,
+)
+from carelake.privacy.samples import sample_rows
+from carelake.quality import row_rules, table_rules  # noqa: F401 - registers every rule's builder
+from carelake.quality.registry import RowRule, TableRule, build_rule
+from carelake.quality.row_rules import evaluate_row_rules
+from carelake.spec import Severity, SourceSpec
+from resources.selection import PartitionSelection
+
+if TYPE_CHECKING:
+    from resources.lake import DeltaLake
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of a feed: on which layer's table, whether a failure blocks downstream, and its rule."""
+
+    name: str
+    layer: str
+    blocking: bool
+    description: str
+    rule: RowRule | TableRule
+
+
+def checks_for(spec: SourceSpec) -> list[Check]:
+    """Every check of a feed, in evaluation order; each is evaluated per partition."""
+    accounted = _rows_accounted_for(spec)
+    checks = [Check(accounted.name, RAW, True, accounted.description, accounted)]
+    seen: dict[str, int] = {"rows_accounted_for": 1}
+    for validation in spec.validations:
+        built = build_rule(validation, spec)
+        # Two rules of one kind on one column (e.g. two regexes) get distinct check names.
+        seen[built.name] = seen.get(built.name, 0) + 1
+        name = built.name if seen[built.name] == 1 else f"{built.name}_{seen[built.name]}"
+        blocking = validation.severity is Severity.error
+        checks.append(Check(name, RAW, blocking, f"{built.description} ({validation.severity.value})", built))
+    if spec.primary_key:
+        names = spec.transformed_names
+        pk = [names[c] for c in spec.primary_key]
+        description = f"No two rows of a partition share the primary key {pk}"
+        checks.append(Check("primary_key_unique", TRANSFORMED, True, description, _primary_key_unique(spec, pk, description)))
+    return checks
+
+
+def run_checks(spec: SourceSpec, checks: list[Check], lake: DeltaLake, selection: PartitionSelection) -> list[tuple[bool, dict]]:
+    """(passed, metadata) of each check against exactly the selected partitions, in order.
+
+    Row rules on the same table share one scan; samples are only read for rules that failed.
+    """
+    results: dict[str, tuple[bool, dict]] = {}
+    batched: dict[str, list[Check]] = {}
+    for check in checks:
+        if isinstance(check.rule, RowRule):
+            batched.setdefault(check.layer, []).append(check)
+    for layer, group in batched.items():
+        frame = lake.scan(table_key(layer, spec), selection)
+        per_partition = evaluate_row_rules(frame, [c.rule for c in group])
+        rows = sum(n for n, _ in per_partition.values())
+        for i, check in enumerate(group):
+            bad = sum(failing[i] for _, failing in per_partition.values())
+            meta = {"rows_checked": rows, "failing_rows": bad, "failing_rate": round(bad / rows, 6) if rows else 0.0}
+            if len(per_partition) > 1:
+                meta["failing_rows_by_partition"] = {key: failing[i] for key, (_, failing) in sorted(per_partition.items())}
+            if bad:
+                meta["failing_sample_masked"] = sample_rows(frame, check.rule.failing, spec, check.rule.columns)
+            results[check.name] = (bad == 0, meta)
+    for check in checks:
+        if isinstance(check.rule, TableRule):
+            results[check.name] = check.rule.evaluate(lake, selection)
+    return [results[c.name] for c in checks]
+
+
+def _rows_accounted_for(spec: SourceSpec) -> TableRule:
+    def evaluate(lake: DeltaLake, selection: PartitionSelection) -> tuple[bool, dict]:
+        manifest = current_files(lake.read(table_key(LANDED, spec), selection))
+        rows_in = sum(count_records(spec, Path(path), name) for path, name in manifest.select("lake_path", "file_name").iter_rows())
+        rows_raw = lake.count(table_key(RAW, spec), selection)
+        rows_quarantined = lake.count(table_key(QUARANTINE, spec), selection)
+        return rows_in == rows_raw + rows_quarantined, {
+            "rows_in": rows_in,
+            "rows_raw": rows_raw,
+            "rows_quarantined": rows_quarantined,
+            "rows_lost": rows_in - rows_raw - rows_quarantined,
+        }
+
+    description = "Every delivered row is in the raw table or in quarantine: rows_in == rows_raw + rows_quarantined"
+    return TableRule("rows_accounted_for", description, evaluate)
+
+
+def _primary_key_unique(spec: SourceSpec, pk: list[str], description: str) -> TableRule:
+    transformed = table_key(TRANSFORMED, spec)
+
+    def evaluate(lake: DeltaLake, selection: PartitionSelection) -> tuple[bool, dict]:
+        dupes = (
+            lake.scan(transformed, selection)
+            .group_by(PARTITION_COLUMN, *pk)
+            .len()
+            .filter(pl.col("len") > 1)
+            .select(groups=pl.len(), rows=pl.col("len").sum())
+            .collect()
+        )
+        groups, rows = dupes.row(0)
+        return groups == 0, {"duplicate_keys": groups, "duplicate_rows": rows or 0}
+
+    return TableRule("primary_key_unique", description, evaluate)

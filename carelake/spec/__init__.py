@@ -1,0 +1,190 @@
+"""The source spec: the single description of a feed, loaded from `sources/<provider>/<table>.yaml`.
+
+Everything else (assets, partitions, readers, checks, the simulator) reads these models; nothing
+restates a feed's schema in code. Every model forbids unknown keys so that a typo in a YAML file
+is an error at load time instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from carelake.spec.channels import (  # noqa: F401 - one namespace for the spec
+    ENV_VAR,
+    Channel,
+    Delivery,
+    HttpChannel,
+    LocalChannel,
+    S3Channel,
+    SftpChannel,
+)
+from carelake.spec.columns import (  # noqa: F401 - one namespace for the spec
+    IDENTIFIER,
+    Cadence,
+    Column,
+    ColumnType,
+    Masking,
+    Phi,
+    PhiCategory,
+    StrictModel,
+)
+from carelake.spec.formats import (  # noqa: F401 - one namespace for the spec
+    CsvFormat,
+    DriftPolicy,
+    Encoding,
+    FixedWidthField,
+    FixedWidthFormat,
+    Format,
+    JsonFormat,
+    Packaging,
+    ParquetFormat,
+    RecordTypes,
+    SasFormat,
+    XmlFormat,
+)
+from carelake.spec.validations import (  # noqa: F401 - one namespace for the spec
+    FEED_KEY,
+    AcceptedValues,
+    AfterBirth,
+    CodeFormat,
+    DateOrder,
+    Eligible,
+    Expression,
+    Length,
+    NotNull,
+    QuarantineRate,
+    Range,
+    References,
+    Regex,
+    RowCount,
+    RowCountChange,
+    Severity,
+    SumEquals,
+    Unique,
+    UniqueAcrossPartitions,
+    Validation,
+    validation_columns,
+    validation_type_problems,
+)
+
+
+class Freshness(StrictModel):
+    """A window's delivery is due `due_hours` after the window closes; later than that it is late."""
+
+    due_hours: float = Field(default=24, gt=0)
+    warn_hours: float | None = Field(default=None, gt=0)
+
+
+class Priority(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    critical = "critical"
+
+
+class Compute(StrictModel):
+    engine: Literal["polars", "spark"] = "polars"
+    size: Literal["small", "medium", "large"] = "small"
+
+
+class Subscriber(StrictModel):
+    channel: Literal["slack", "email", "pagerduty"]
+    target: str = Field(min_length=1)
+
+
+class SourceSpec(StrictModel):
+    provider: str = Field(pattern=IDENTIFIER)
+    table: str = Field(pattern=IDENTIFIER)
+    description: str = Field(min_length=1)
+    owners: list[str] = Field(min_length=1)
+    cadence: Cadence
+    start_date: dt.date
+    schema_version: int = Field(default=1, ge=1)
+    delivery: Delivery
+    format: Format = Field(default_factory=CsvFormat)
+    columns: list[Column] = Field(min_length=1)
+    primary_key: list[str] = Field(default_factory=list)
+    validations: list[Validation] = Field(default_factory=list)
+    freshness: Freshness = Field(default_factory=Freshness)
+    priority: Priority = Priority.normal
+    compute: Compute = Field(default_factory=Compute)
+    subscribers: list[Subscriber] = Field(default_factory=list)
+    waits_for: list[str] = Field(
+        default_factory=list,
+        description="feeds (provider/table) whose partition for the same window must exist and pass its blocking checks first",
+    )
+
+    @field_validator("waits_for")
+    @classmethod
+    def _feed_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not re.fullmatch(FEED_KEY, key):
+                raise ValueError(f"waits_for entry {key!r} must be 'provider/table'")
+        return keys
+
+    @field_validator("owners")
+    @classmethod
+    def _owners_are_dagster_owners(cls, owners: list[str]) -> list[str]:
+        for owner in owners:
+            if not (re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", owner) or re.fullmatch(r"team:[A-Za-z0-9_-]+", owner)):
+                raise ValueError(f"owner {owner!r} must be an e-mail address or 'team:<name>'")
+        return owners
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> SourceSpec:
+        names = [c.name for c in self.columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"columns: duplicate column names {duplicates}")
+        if any(n.startswith("_") for n in names):
+            raise ValueError("columns: names starting with '_' are reserved for platform columns")
+        targets = [c.target or c.name for c in self.columns]
+        if len(targets) != len(set(targets)):
+            raise ValueError("columns: two columns map to the same transformed name (target)")
+        if self.cadence is not Cadence.adhoc and "{date:" not in self.delivery.file_pattern:
+            raise ValueError(
+                f"delivery.file_pattern needs a {{date:...}} placeholder for a {self.cadence.value} feed "
+                "(it tells which window a file belongs to)"
+            )
+        known = set(names)
+        referenced = list(self.primary_key)
+        for v in self.validations:
+            referenced += validation_columns(v)
+        unknown = [c for c in referenced if c not in known]
+        if unknown:
+            raise ValueError(f"primary_key / validations name unknown columns {unknown}; declared: {names}")
+        types = {c.name: c.type for c in self.columns}
+        mistyped = [problem for v in self.validations for problem in validation_type_problems(types, v)]
+        if mistyped:
+            raise ValueError("; ".join(mistyped))
+        return self
+
+    @model_validator(mode="after")
+    def _format_names_declared_columns(self) -> SourceSpec:
+        fmt = self.format
+        named = [f.name for f in fmt.fields] if isinstance(fmt, FixedWidthFormat) else list(getattr(fmt, "paths", {}))
+        unknown = [n for n in named if n not in {c.name for c in self.columns}]
+        if unknown:
+            raise ValueError(f"format: {unknown} are not declared columns; declare them under columns or fix the name")
+        if isinstance(fmt, FixedWidthFormat):
+            missing = [c.name for c in self.columns if c.name not in named]
+            if missing:
+                raise ValueError(f"format.fields: no position for declared columns {missing}; add a start and length")
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.table}"
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def transformed_names(self) -> dict[str, str]:
+        """Source column name -> its name in the transformed layer (the common-model field, if mapped)."""
+        return {c.name: c.target or c.name for c in self.columns}

@@ -1,0 +1,117 @@
+"""The `carelake` command: validate specs, simulate deliveries, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+
+from carelake.settings import Settings
+from carelake.spec.loading import SpecError, load_specs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="carelake", description="Healthcare feeds as Dagster assets.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    validate = sub.add_parser("validate", help="check every source spec; exit 1 with readable errors")
+    validate.add_argument("--sources", type=Path, help="sources folder (default: $CARELAKE_SOURCES_DIR or ./sources)")
+
+    simulate = sub.add_parser("simulate", help="write simulated deliveries for every feed into the landing folder")
+    simulate.add_argument("--start", type=dt.date.fromisoformat, required=True)
+    simulate.add_argument("--end", type=dt.date.fromisoformat, required=True, help="exclusive")
+    simulate.add_argument("--fault-rate", type=float, default=0.0)
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--feed", action="append", help="provider/table (default: all)")
+    simulate.add_argument("--fault", action="append", default=[], metavar="KIND=RATE",
+                          help="inject a fault kind at a rate, e.g. truncated=0.1 or malformed_date=0.01 (repeatable)")
+    simulate.add_argument("--rows", type=int, default=50, help="rows per delivery (rosters: the member pool)")
+    simulate.add_argument("--volume-gb", type=float, help="volume mode: write one file of this size per feed into --out")
+    simulate.add_argument("--out", type=Path, help="folder for volume mode files")
+
+    demo = sub.add_parser("demo", help="simulate a month and materialize every partition through Dagster")
+    demo.add_argument("--month", type=dt.date.fromisoformat, default=dt.date(2026, 10, 1), help="any day of the month")
+    demo.add_argument("--fault-rate", type=float, default=0.01)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--feed", action="append", help="provider/table: run only these feeds as a sandbox (default: all)")
+
+    profile = sub.add_parser("profile", help="profile a new file: types, nulls, PHI; write a draft source YAML")
+    profile.add_argument("file", type=Path)
+    profile.add_argument("--provider", default="new_provider", help="provider of the draft spec (default: new_provider)")
+    profile.add_argument("--table", help="table of the draft spec (default: from the file name)")
+    profile.add_argument("--owner", default="team:data-onboarding", help="owner of the draft spec")
+    profile.add_argument("--out", type=Path, help="draft YAML path (default: <sources>/<provider>/<table>.yaml)")
+    profile.add_argument("--sources", type=Path, help="sources folder (default: $CARELAKE_SOURCES_DIR or ./sources)")
+
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if getattr(args, "sources", None):
+        settings = Settings(args.sources, settings.lake_root, settings.landing_root)
+    try:
+        return {"validate": _validate, "simulate": _simulate, "demo": _demo, "profile": _profile}[args.command](settings, args)
+    except SpecError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+
+
+def _validate(settings: Settings, args: argparse.Namespace) -> int:
+    specs = load_specs(settings.sources_dir)
+    for loaded in specs:
+        print(f"ok  {loaded.spec.key:40} {loaded.spec.cadence.value:10} {len(loaded.spec.columns)} columns  ({loaded.path})")
+    print(f"{len(specs)} source specs are valid")
+    return 0
+
+
+def _simulate(settings: Settings, args: argparse.Namespace) -> int:
+    from carelake.tools.simulation import Fault, FaultRates, Simulator
+    from carelake.tools.simulation.volume import write_volume
+
+    try:
+        rates = {Fault(kind): float(rate) for kind, rate in (item.split("=", 1) for item in args.fault)}
+    except ValueError:
+        print(f"--fault takes KIND=RATE with KIND one of {[f.value for f in Fault]}", file=sys.stderr)
+        return 2
+    faults = FaultRates(rates) if rates else FaultRates.quarantinable(args.fault_rate)
+    simulator = Simulator(settings.landing_root, seed=args.seed, rows_per_delivery=args.rows, member_pool=max(args.rows * 4, 200))
+    for loaded in load_specs(settings.sources_dir):
+        spec = loaded.spec
+        if args.feed and spec.key not in args.feed:
+            continue
+        if args.volume_gb:
+            if args.out is None:
+                print("--volume-gb needs --out FOLDER", file=sys.stderr)
+                return 2
+            args.out.mkdir(parents=True, exist_ok=True)
+            out = args.out / f"{spec.provider}__{spec.table}.{spec.format.kind}"
+            report = write_volume(spec, out, int(args.volume_gb * 1e9), (args.start, args.end), seed=args.seed)
+            print(f"{spec.key}: {report.rows:,} rows, {report.bytes / 1e9:.2f} GB, {report.rows_per_s:,.0f} rows/s -> {out}")
+            continue
+        report = simulator.simulate(spec, args.start, args.end, faults=faults)
+        print(f"{spec.key}: {len(report.deliveries)} deliveries, {report.rows} rows, {report.faulty_rows} rows to quarantine, "
+              f"faults injected: {report.by_fault() or 'none'}")
+    return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from carelake.tools.demo import format_summary, run_demo
+
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    with dg.DagsterInstance.get() as instance:
+        summaries = run_demo(settings, instance, args.month, args.fault_rate, args.seed, feeds=args.feed)
+    print(format_summary(summaries))
+    print(f"\nlake: {settings.lake_root}\nlanding: {settings.landing_root}\nnext: `make dev` to browse the assets")
+    return 0 if summaries and all(s.success for s in summaries) else 1
+
+
+def _profile(settings: Settings, args: argparse.Namespace) -> int:
+    from carelake.tools.profiling.command import profile_command
+
+    return profile_command(settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
