@@ -1,13 +1,9 @@
-"""Parquet and SAS transport (`.xpt`) writers: the simulator's strings as string columns.
-
-Both readers accept a string column for every declared type (typing is coercion's job) and report
-no drift for it, so strings are the exact inverse for every generated and every faulty value.
-An empty value is written as null (Parquet) or a blank, SAS's missing character value.
-"""
+"""SAS transport (`.xpt`): string columns, the inverse of `carelake/formats/sas.py`, which accepts a
+string column for every declared type and reports no drift for it. An empty value is written as a
+blank, SAS's missing character value."""
 
 from __future__ import annotations
 
-import io
 import tempfile
 from pathlib import Path
 
@@ -15,17 +11,9 @@ import polars as pl
 import pyreadstat
 
 from carelake.spec import SasFormat, SourceSpec
-from carelake.tools.simulation.writers import register
+from carelake.tools.simulation.writers.registry import register
 
 XPORT_V5_NAME = 8  # SAS transport version 5 allows variable names of at most 8 characters
-
-
-@register("parquet")
-def write_parquet(spec: SourceSpec, frame: pl.DataFrame, first_chunk: bool = True) -> bytes:
-    """A Parquet file of string columns (empty values as nulls)."""
-    out = io.BytesIO()
-    frame.with_columns(pl.all().replace("", None)).write_parquet(out)
-    return out.getvalue()
 
 
 @register("sas")

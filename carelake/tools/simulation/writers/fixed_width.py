@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 import polars as pl
 
 from carelake.spec import FixedWidthField, FixedWidthFormat, SourceSpec
-from carelake.tools.simulation.writers import register
+from carelake.tools.simulation.writers.registry import register
 
 
 def _first_line(spec: SourceSpec) -> int:

@@ -13,7 +13,7 @@ import json
 import polars as pl
 
 from carelake.spec import JsonFormat, SourceSpec
-from carelake.tools.simulation.writers import register
+from carelake.tools.simulation.writers.registry import register
 
 
 def _records(fmt: JsonFormat, frame: pl.DataFrame) -> list[dict]:

@@ -12,7 +12,7 @@ import polars as pl
 from lxml import etree
 
 from carelake.spec import SourceSpec, XmlFormat
-from carelake.tools.simulation.writers import register
+from carelake.tools.simulation.writers.registry import register
 
 PROLOG_LINES = 2
 
