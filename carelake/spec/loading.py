@@ -1,4 +1,6 @@
-"""Loading source specs from `sources/**/*.yaml`, with errors that name the file, the field and the fix."""
+"""Loading `sources/`: a feed spec per `<provider>/<table>.yaml`, and the platform config beside them
+(`_platform.yaml`, reserved folders: `carelake/spec/platform.py`), with errors that name the file,
+the field and the fix."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from carelake.spec import SourceSpec, Validation
 from carelake.spec.ordering import waits_for_problems
+from carelake.spec.platform import PLATFORM_FILE, PlatformConfig, is_reserved, reserved_problems
 
 # libyaml's C parser: ~20x faster than the pure-Python one, which dominated load time at 1,000 feeds.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -50,7 +53,15 @@ def load_specs(sources_dir: Path, cache_file: Path | None = None) -> list[Loaded
     loaded: list[LoadedSpec] = []
     seen: dict[str, Path] = {}
     cache = _SpecCache(cache_file)
-    for path in sorted(Path(sources_dir).rglob("*.y*ml")):
+    sources_dir = Path(sources_dir)
+    problems += reserved_problems(sources_dir)
+    try:
+        load_platform(sources_dir)
+    except SpecError as exc:
+        problems += exc.problems
+    for path in sorted(sources_dir.rglob("*.y*ml")):
+        if is_reserved(sources_dir, path):
+            continue
         try:
             spec = cache.get(path) or cache.put(path, load_spec(path))
         except SpecError as exc:
@@ -118,8 +129,13 @@ def _code_version() -> str:
     return digest.hexdigest()
 
 
-def load_spec(path: Path) -> SourceSpec:
-    """Parse one YAML file; provider and table default to the file's folder and stem."""
+def load_platform(sources_dir: Path) -> PlatformConfig:
+    """`sources/_platform.yaml` (the defaults when there is none); raises SpecError with every mistake."""
+    path = Path(sources_dir) / PLATFORM_FILE
+    return _validated(PlatformConfig, _mapping(path), path) if path.exists() else PlatformConfig()
+
+
+def _mapping(path: Path) -> dict:
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except yaml.YAMLError as exc:
@@ -127,13 +143,23 @@ def load_spec(path: Path) -> SourceSpec:
         where = f":{mark.line + 1}" if mark else ""
         raise SpecError([f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"]) from exc
     if not isinstance(raw, dict):
-        raise SpecError([f"{path}: expected a mapping of spec fields, got {type(raw).__name__}"])
+        raise SpecError([f"{path}: expected a mapping of fields, got {type(raw).__name__}"])
+    return raw
+
+
+def _validated(model: type[BaseModel], raw: dict, path: Path) -> BaseModel:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError([f"{path}: {_describe(err, model)}" for err in exc.errors()]) from exc
+
+
+def load_spec(path: Path) -> SourceSpec:
+    """Parse one feed's YAML file; provider and table default to the file's folder and stem."""
+    raw = _mapping(path)
     raw.setdefault("provider", path.parent.name)
     raw.setdefault("table", path.stem)
-    try:
-        spec = SourceSpec.model_validate(raw)
-    except ValidationError as exc:
-        raise SpecError([f"{path}: {_describe(err)}" for err in exc.errors()]) from exc
+    spec = _validated(SourceSpec, raw, path)
     if (spec.provider, spec.table) != (path.parent.name, path.stem):
         raise SpecError(
             [f"{path}: provider/table {spec.key} must match the file location sources/<provider>/<table>.yaml"]
@@ -141,10 +167,10 @@ def load_spec(path: Path) -> SourceSpec:
     return spec
 
 
-def _describe(err: dict) -> str:
+def _describe(err: dict, model: type[BaseModel]) -> str:
     loc = _format_loc(err["loc"])
     if err["type"] == "extra_forbidden":
-        allowed = _allowed_keys(SourceSpec, err["loc"][:-1])
+        allowed = _allowed_keys(model, err["loc"][:-1])
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
         return f"{loc}: unknown key{hint}"
     value = err.get("input")
@@ -157,7 +183,7 @@ def _format_loc(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("local", "csv", "not_null", "unique", "accepted_values") or part in _RULE_TAGS:
+        elif part in ("local", "csv", "not_null", "unique", "accepted_values", "slack", "email", "pagerduty") or part in _RULE_TAGS:
             continue  # discriminator tags pydantic inserts; the user never wrote them
         else:
             out += f".{part}" if out else str(part)

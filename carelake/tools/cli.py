@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from carelake.settings import Settings
-from carelake.spec.loading import SpecError, load_specs
+from carelake.spec.loading import SpecError, load_platform, load_specs
+from carelake.spec.platform import PLATFORM_FILE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +61,8 @@ def _validate(settings: Settings, args: argparse.Namespace) -> int:
     specs = load_specs(settings.sources_dir)
     for loaded in specs:
         print(f"ok  {loaded.spec.key:40} {loaded.spec.cadence.value:10} {len(loaded.spec.columns)} columns  ({loaded.path})")
+    platform = load_platform(settings.sources_dir)
+    print(f"ok  platform config: {len(platform.teams)} teams ({settings.sources_dir / PLATFORM_FILE})")
     print(f"{len(specs)} source specs are valid")
     return 0
 

@@ -1,0 +1,98 @@
+"""The platform's own configuration under `sources/`, reviewed like the feeds but not a feed.
+
+`sources/_platform.yaml` is the central table: teams and the channels their alerts go to, the
+run-queue priority of each spec `priority`, and the compute shape of each spec `compute.size`.
+Channel names and addresses are reviewed config; tokens, webhook URLs and routing keys are
+secrets, so only the names of their environment variables appear here (`carelake/secrets.py`).
+
+The other reserved names are rooms for what comes next (`policies/`, `projections/`,
+`common_model/`): the feed loader never reads them, and until their loaders exist a file there
+is an error rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from carelake.spec import Priority
+from carelake.spec.columns import StrictModel
+
+PLATFORM_FILE = "_platform.yaml"
+# Folders of `sources/` that hold platform config, not feeds: name -> what will live there.
+RESERVED_FOLDERS = {
+    "policies": "access policies (roles, table / column / row rules)",
+    "projections": "projections (SQL over cataloged tables, written back as tables)",
+    "common_model": "the common model every provider's tables map into",
+}
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+
+
+class SlackAlerts(StrictModel):
+    kind: Literal["slack"]
+    channel: str = Field(pattern=r"^#[a-z0-9_-]+$", description="Slack channel, e.g. #claims-data")
+    webhook_env: str | None = Field(default=None, pattern=ENV_NAME, description="variable holding an incoming-webhook URL")
+
+
+class EmailAlerts(StrictModel):
+    kind: Literal["email"]
+    to: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class PagerDutyAlerts(StrictModel):
+    kind: Literal["pagerduty"]
+    routing_key_env: str = Field(pattern=ENV_NAME, description="variable holding the Events API v2 routing key")
+
+
+AlertChannel = Annotated[SlackAlerts | EmailAlerts | PagerDutyAlerts, Field(discriminator="kind")]
+
+
+class Team(StrictModel):
+    description: str = ""
+    alerts: list[AlertChannel] = Field(default_factory=list)
+
+
+class ComputeShape(StrictModel):
+    cpu: float = Field(gt=0)
+    memory_gb: float = Field(gt=0)
+
+
+def _default_priorities() -> dict[Priority, int]:
+    return {Priority.critical: 20, Priority.high: 10, Priority.normal: 0, Priority.low: -10}
+
+
+def _default_compute() -> dict[str, ComputeShape]:
+    return {
+        "small": ComputeShape(cpu=1, memory_gb=2),
+        "medium": ComputeShape(cpu=2, memory_gb=8),
+        "large": ComputeShape(cpu=8, memory_gb=32),
+    }
+
+
+class PlatformConfig(StrictModel):
+    """`sources/_platform.yaml`; every key is optional and an absent file means the defaults."""
+
+    teams: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], Team] = Field(default_factory=dict)
+    priorities: dict[Priority, int] = Field(default_factory=_default_priorities, description="run-queue priority (dagster/priority)")
+    compute: dict[Literal["small", "medium", "large"], ComputeShape] = Field(default_factory=_default_compute)
+
+
+def is_reserved(sources_dir: Path, path: Path) -> bool:
+    """Whether a file under `sources_dir` is platform config (not a feed): `_*` names and the reserved folders."""
+    parts = path.relative_to(sources_dir).parts
+    return parts[0] in RESERVED_FOLDERS or any(part.startswith("_") for part in parts)
+
+
+def reserved_problems(sources_dir: Path) -> list[str]:
+    """One line per file in a reserved folder whose kind has no loader yet, or an unknown `_*` file."""
+    problems = []
+    for folder, what in RESERVED_FOLDERS.items():
+        for path in sorted((sources_dir / folder).rglob("*")) if (sources_dir / folder).is_dir() else []:
+            if path.is_file():
+                problems.append(f"{path}: {what} are not supported yet; remove the file (nothing reads it)")
+    for path in sorted(sources_dir.rglob("_*")):
+        if path.is_file() and path.relative_to(sources_dir) != Path(PLATFORM_FILE):
+            problems.append(f"{path}: names starting with '_' are reserved for platform config; the only one is {PLATFORM_FILE}")
+    return problems
