@@ -5,12 +5,27 @@ BIN := $(VENV)/bin
 export CARELAKE_HOME ?= $(CURDIR)/.carelake
 export DAGSTER_HOME ?= $(CARELAKE_HOME)/dagster_home
 
-.PHONY: install demo dev test bench clean
+.PHONY: install system-packages demo dev test bench clean
 
-install: $(VENV)/.installed
+# Debian packages the tests need and pip cannot provide: gpg (PGP feeds). Installed with apt-get
+# when missing, and said so; without root, the command to run is printed instead.
+SYSTEM_PACKAGES := gpg:gnupg
+
+system-packages:
+	@for entry in $(SYSTEM_PACKAGES); do \
+	  cmd=$${entry%%:*}; pkg=$${entry#*:}; \
+	  command -v $$cmd >/dev/null && continue; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make install: $$cmd is missing; installing the Debian package $$pkg (apt-get install -y $$pkg)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null || exit 1; \
+	  else \
+	    echo "make install: $$cmd is missing; install it with: sudo apt-get install $$pkg" >&2; exit 1; \
+	  fi; \
+	done
+
+install: system-packages $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
-	command -v gpg >/dev/null || (apt-get update && apt-get install -y gnupg)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
