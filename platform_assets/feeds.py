@@ -12,7 +12,7 @@ from carelake.coercion import polars_type
 from carelake.layers.landed import LANDED_SCHEMA, run_landed
 from carelake.layers.raw import run_raw
 from carelake.layers.transformed import run_transformed
-from carelake.names import FILE_COLUMN, LANDED, LAYERS, LINE_COLUMN, PARTITION_COLUMN, RAW, RunTags, table_key
+from carelake.names import FILE_COLUMN, LANDED, LAYERS, LINE_COLUMN, PARTITION_COLUMN, RAW, TRANSFORMED, RunTags, table_key
 from carelake.spec import SourceSpec
 from carelake.spec.loading import LoadedSpec
 from platform_assets.automation import AUTOMATION
@@ -157,7 +157,7 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
         dg.AssetSpec(
             landed,
             description=f"{spec.description} Delivered files, byte for byte, with sha256.",
-            group_name="landed",
+            group_name=LANDED,
             kinds={"delta", spec.format.kind},
             skippable=True,
             metadata={
@@ -170,7 +170,7 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
             raw,
             deps=[landed, *waiting_deps(spec)],
             description=f"{spec.description} Parsed with the declared schema; failing rows in quarantine.",
-            group_name="raw",
+            group_name=RAW,
             kinds={"delta", "polars"},
             automation_condition=AUTOMATION,
             metadata={**base_meta, "dagster/column_schema": dg.TableSchema(columns=platform_columns + raw_columns)},
@@ -180,7 +180,7 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
             transformed,
             deps=[raw],
             description=f"{spec.description} In the common model, de-duplicated by primary key.",
-            group_name="transformed",
+            group_name=TRANSFORMED,
             kinds={"delta", "polars"},
             automation_condition=AUTOMATION,
             metadata={

@@ -8,13 +8,14 @@ snapshots and eligibility spans carry their own dates, so every delivered key co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from carelake.names import PARTITION_COLUMN, QUARANTINE, RAW, table_key
 from carelake.privacy.samples import sample_rows
-from carelake.quality.registry import TableRule, rule
+from carelake.quality.registry import Evaluate, TableRule, rule
 from carelake.spec import (
     AfterBirth,
     Cadence,
@@ -51,9 +52,16 @@ def _judge_rows(frame: pl.LazyFrame, failing: pl.Expr, spec: SourceSpec, columns
     return _failing_result(int(rows), int(bad or 0), sample)
 
 
-def _missing_other(lake: DeltaLake, other: tuple[str, ...], feed: str) -> tuple[bool, dict] | None:
-    """The failed result of a cross-feed rule whose other feed has no raw table yet."""
-    return None if lake.exists(other) else (False, {"error": f"{feed} has no raw table yet; materialize it first"})
+def _against(feed: str, judge: Callable[[DeltaLake, PartitionSelection, pl.LazyFrame], tuple[bool, dict]]) -> Evaluate:
+    """A cross-feed rule's evaluation: `judge` gets the other feed's whole raw table, which must exist."""
+    other = table_key(RAW, feed)
+
+    def evaluate(lake: DeltaLake, sel: PartitionSelection) -> tuple[bool, dict]:
+        if not lake.exists(other):
+            return False, {"error": f"{feed} has no raw table yet; materialize it first"}
+        return judge(lake, sel, lake.scan(other, PartitionSelection.everything()))
+
+    return evaluate
 
 
 def _keys_in(spec: SourceSpec, selection: PartitionSelection) -> list[str]:
@@ -137,18 +145,15 @@ def references(v: References, spec: SourceSpec) -> TableRule:
     """Every non-null value exists in the other feed's raw table."""
     raw = table_key(RAW, spec)
 
-    def evaluate(lake: DeltaLake, sel: PartitionSelection) -> tuple[bool, dict]:
-        other = table_key(RAW, v.to)
-        if missing_other := _missing_other(lake, other, v.to):
-            return missing_other
+    def judge(lake: DeltaLake, sel: PartitionSelection, other: pl.LazyFrame) -> tuple[bool, dict]:
         # Keys compared as strings, so an integer id in one feed matches the same id as text in the other.
-        keys = lake.scan(other, PartitionSelection.everything()).select(pl.col(v.to_column).cast(pl.String).alias("__key")).unique()
+        keys = other.select(pl.col(v.to_column).cast(pl.String).alias("__key")).unique()
         frame = lake.scan(raw, sel).with_columns(pl.col(v.column).cast(pl.String).alias("__key"))
         missing = frame.join(keys.with_columns(pl.lit(True).alias("__found")), on="__key", how="left")
         failing = pl.col(v.column).is_not_null() & pl.col("__found").is_null()
         return _judge_rows(missing, failing, spec, [v.column])
 
-    return TableRule(f"references_{v.column}", f"{v.column} exists in {v.to}.{v.to_column}", evaluate)
+    return TableRule(f"references_{v.column}", f"{v.column} exists in {v.to}.{v.to_column}", _against(v.to, judge))
 
 
 @rule(Eligible)
@@ -156,12 +161,9 @@ def eligible(v: Eligible, spec: SourceSpec) -> TableRule:
     """Every row's member has a span [start, end] (end null = open) in the other feed covering the date."""
     raw = table_key(RAW, spec)
 
-    def evaluate(lake: DeltaLake, sel: PartitionSelection) -> tuple[bool, dict]:
-        other = table_key(RAW, v.to)
-        if missing_other := _missing_other(lake, other, v.to):
-            return missing_other
+    def judge(lake: DeltaLake, sel: PartitionSelection, other: pl.LazyFrame) -> tuple[bool, dict]:
         end = pl.col(v.end_column) if v.end_column else pl.lit(None, pl.Date)
-        spans = lake.scan(other, PartitionSelection.everything()).select(
+        spans = other.select(
             pl.col(v.to_member_column).cast(pl.String).alias("__member"), pl.col(v.start_column).cast(pl.Date).alias("__start"),
             end.cast(pl.Date).alias("__end"),
         ).unique()
@@ -180,7 +182,7 @@ def eligible(v: Eligible, spec: SourceSpec) -> TableRule:
         return _judge_rows(checked, failing, spec, [v.member_column, v.date_column])
 
     description = f"{v.member_column} is eligible in {v.to} on {v.date_column}"
-    return TableRule(f"eligible_{v.member_column}", description, evaluate)
+    return TableRule(f"eligible_{v.member_column}", description, _against(v.to, judge))
 
 
 @rule(AfterBirth)
@@ -188,13 +190,10 @@ def after_birth(v: AfterBirth, spec: SourceSpec) -> TableRule:
     """No row's date is before its member's birth date in the other feed (unknown members pass)."""
     raw = table_key(RAW, spec)
 
-    def evaluate(lake: DeltaLake, sel: PartitionSelection) -> tuple[bool, dict]:
-        other = table_key(RAW, v.to)
-        if missing_other := _missing_other(lake, other, v.to):
-            return missing_other
+    def judge(lake: DeltaLake, sel: PartitionSelection, other: pl.LazyFrame) -> tuple[bool, dict]:
         # The latest-known birth date per member: rosters repeat it in every snapshot.
         births = (
-            lake.scan(other, PartitionSelection.everything())
+            other
             .group_by(pl.col(v.to_member_column).cast(pl.String).alias("__member"))
             .agg(pl.col(v.birth_column).cast(pl.Date).max().alias("__birth"))
         )
@@ -204,7 +203,7 @@ def after_birth(v: AfterBirth, spec: SourceSpec) -> TableRule:
         return _judge_rows(checked, failing, spec, [v.member_column, v.date_column])
 
     description = f"{v.date_column} is on or after the birth date ({v.to}.{v.birth_column}) of {v.member_column}"
-    return TableRule(f"after_birth_{v.date_column}", description, evaluate)
+    return TableRule(f"after_birth_{v.date_column}", description, _against(v.to, judge))
 
 
 @rule(SumEquals)

@@ -15,6 +15,7 @@ import yaml
 
 from carelake.quality.healthcare import LIBRARY
 from carelake.spec import SourceSpec
+from carelake.tools.profiling.phi_detection import name_tokens
 from carelake.tools.profiling.profiler import ColumnProfile, FileProfile
 
 PASS_SHARE = 0.9
@@ -64,16 +65,12 @@ def _passes(rule: str, values: pl.Series) -> bool:
     return share is not None and share >= PASS_SHARE
 
 
-def _tokens(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower())
-
-
 def suggest_validations(profile: FileProfile) -> list[dict]:
     """Rules the profiled values pass: library rules by column name, date order, small code sets."""
     out: list[dict] = []
     dates = {c.name: c for c in profile.columns if c.type in ("date", "datetime")}
     for c in profile.columns:
-        tokens = _tokens(c.name)
+        tokens = name_tokens(c.name)
         if c.type == "string" and c.values is not None and "icd9" not in tokens:
             for rule, hint in _RULE_HINTS:
                 if re.search(hint, tokens) and _passes(rule, c.values):
@@ -101,7 +98,7 @@ def _same_case(template: str, word: str) -> str:
 
 def _primary_key(profile: FileProfile) -> list[str]:
     for c in profile.columns:
-        if re.search(r"(^|_)(id|key|num|number)$", _tokens(c.name)) and c.nulls == 0 and c.distinct == c.rows > 1:
+        if re.search(r"(^|_)(id|key|num|number)$", name_tokens(c.name)) and c.nulls == 0 and c.distinct == c.rows > 1:
             return [c.name]
     return []
 

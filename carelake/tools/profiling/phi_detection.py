@@ -89,7 +89,7 @@ class PhiFinding:
         return DEFAULT_MASKING[self.category]
 
 
-def _tokens(name: str) -> str:
+def name_tokens(name: str) -> str:
     """`BeneBirthDt` / `BENE-BIRTH DT` -> `bene_birth_dt`."""
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
     return re.sub(r"[^a-z0-9]+", "_", snake.lower()).strip("_")
@@ -97,7 +97,7 @@ def _tokens(name: str) -> str:
 
 def phi_by_name(name: str) -> PhiCategory | None:
     """The PHI kind a column name suggests, if any."""
-    tokens = _tokens(name)
+    tokens = name_tokens(name)
     for category, pattern in _NAME_RULES:
         if re.search(pattern, tokens):
             return category
