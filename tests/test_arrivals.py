@@ -210,7 +210,7 @@ def test_an_old_file_that_landed_is_not_requested_again_but_a_changed_one_is(set
     sim = Simulator(settings.landing_root, seed=1)
     old = sim.deliver(spec, window(1))
     set_mtime(old.path, days_ago(3))
-    sim.deliver(spec, window(2))
+    set_mtime(sim.deliver(spec, window(2)).path, days_ago(0))  # the newest delivery sets the window
     first = tick(defs, instance, "arrivals_local", None)
     for request in first.run_requests:
         assert materialize(assets, instance, partition=request.partition_key, layers=("landed",)).success

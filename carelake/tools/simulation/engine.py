@@ -126,22 +126,32 @@ class Simulator:
         data, broken = corrupt_bytes(writer_for(spec)(spec, frame, True), rates, rng, name, first > 1)
         # Packed after the byte faults: a broken export inside an intact archive, as providers send them.
         data = pack(spec, name, data)
-        delivered_at = self._delivered_at(spec, window, rates, rng)
+        late = spec.cadence is not Cadence.adhoc and rng.random() < rates.rate(Fault.late)
+        delivered_at = self._delivered_at(spec, window, late, version)
         faults = injected + layout + broken
-        if delivered_at is not None:
+        if late:
             faults.append(Injected(Fault.late, name))
         path = self._put(spec, name, data, delivered_at)
-        return Delivery(name, window, rows, delivered_at or dt.datetime.now(dt.UTC), faults, path)
+        return Delivery(name, window, rows, delivered_at, faults, path)
 
-    def _delivered_at(self, spec: SourceSpec, window: tuple[dt.date, dt.date], rates: FaultRates,
-                      rng: np.random.Generator) -> dt.datetime | None:
-        """A late delivery's arrival time: 1-72 hours after the window's due time."""
-        if spec.cadence is Cadence.adhoc or rng.random() >= rates.rate(Fault.late):
-            return None
+    def _delivered_at(self, spec: SourceSpec, window: tuple[dt.date, dt.date], late: bool, version: int) -> dt.datetime:
+        """When the provider delivered the file, never in the future (adhoc files: now): between the
+        window's end and its due time; a late one 1-72 hours after the due time; a re-delivery after
+        the first delivery, still before the due time."""
+        now = dt.datetime.now(dt.UTC)
+        if spec.cadence is Cadence.adhoc:
+            return now
+        # Its own generator, so the arrival time changes no generated value of the file.
+        rng = self._rng(spec, window, "arrival")
         expected = expected_delivery(spec, window[0].isoformat())
-        return expected + dt.timedelta(hours=float(rng.uniform(1, 72)))
+        first = expected - dt.timedelta(hours=float(rng.uniform(0.05, 0.95)) * spec.freshness.due_hours)
+        if late:
+            at = expected + dt.timedelta(hours=float(rng.uniform(1, 72)))
+        else:
+            at = first + (expected - first) * (1 - 0.5 ** (version - 1))
+        return min(at, now)
 
-    def _put(self, spec: SourceSpec, name: str, data: bytes, delivered_at: dt.datetime | None) -> Path | None:
+    def _put(self, spec: SourceSpec, name: str, data: bytes, delivered_at: dt.datetime) -> Path | None:
         channel = spec.delivery.channel
         with tempfile.TemporaryDirectory(prefix="carelake-sim-") as tmp:
             source = Path(tmp) / name
@@ -150,9 +160,8 @@ class Simulator:
         if channel.kind != "local":
             return None
         path = self.channels.client(channel).folder(channel) / name
-        if delivered_at is not None:
-            # A late file carries its arrival time; remote stores set their own timestamps.
-            os.utime(path, (delivered_at.timestamp(), delivered_at.timestamp()))
+        # A local file carries its delivery time as its mtime; remote stores set their own timestamps.
+        os.utime(path, (delivered_at.timestamp(), delivered_at.timestamp()))
         return path
 
     def _rng(self, spec: SourceSpec, window: tuple[dt.date, dt.date], salt: str) -> np.random.Generator:
