@@ -7,8 +7,8 @@ table) into a temporary lake, then measures, best of `--repeat`:
   suite that looks at every column pays at least;
 - carelake: `run_checks` for a spec with 20 declared rules (row rules batched in one pass, table
   and cross-feed rules separately), exactly as the raw layer runs them;
-- one scan per rule: the same row rules, each collected on its own (what `FeedCheck.run` per
-  check would cost without batching).
+- one scan per rule: the same row rules, each evaluated in its own scan (what the row rules would
+  cost without batching).
 
     .venv/bin/python bench/checks.py [--rows 10000000] [--repeat 2]
 """
@@ -25,6 +25,7 @@ import polars as pl
 
 from platform_assets.feeds import asset_key
 from carelake.names import PARTITION_COLUMN
+from carelake.quality.registry import RowRule
 from carelake.quality.row_rules import evaluate_row_rules
 from carelake.spec import SourceSpec
 from platform_assets.checks import feed_checks, run_checks
@@ -136,11 +137,11 @@ def main() -> None:
         print(f"wrote {args.rows:,} rows in {time.perf_counter() - start:.1f} s")
 
         checks = [c for c in feed_checks(s, partitions_def) if c.spec.name != "rows_accounted_for"]
-        rules = [c.row_rule for c in checks if c.row_rule is not None]
+        rules = [c.check.rule for c in checks if isinstance(c.check.rule, RowRule)]
         scan = lambda: lake.scan(raw, selection)  # noqa: E731
         baseline = best(lambda: scan().collect(), args.repeat)
         results = []
-        carelake = best(lambda: results.append(run_checks(checks, lake, selection)), args.repeat)
+        carelake = best(lambda: results.append(run_checks(s, checks, lake, selection)), args.repeat)
         per_rule = best(lambda: [evaluate_row_rules(scan(), [r]) for r in rules], args.repeat)
         row_only = best(lambda: evaluate_row_rules(scan(), rules), args.repeat)
 
