@@ -1,20 +1,30 @@
 """How long a code location with N feeds takes to load, against a naive one-decorator-per-asset build.
 
-Each measurement runs in a fresh process (imports excluded) and covers what the code server of
-`dagster dev` does when it loads the location: read and validate the YAML specs, build the
-definitions, load every lazy definition (`LoadedRepositories`), resolve the asset graph, build the
-repository snapshot with `defer_snapshots=True` and serialize it to the string the webserver
-receives (`_get_serialized_external_repository_data` in `dagster/_grpc/server.py`).
+Feeds are copies of `sources/acme_health/claims.yaml` (3 assets per feed) over four cadences,
+generated into a temporary folder. Each measurement runs in a fresh process (imports excluded) and
+covers what the code server of `dagster dev` does when it loads the location: read and validate
+the YAML specs, build the definitions, load every lazy definition (`LoadedRepositories`), resolve
+the asset graph, build the repository snapshot with `defer_snapshots=True` and serialize it to the
+string the webserver receives (`_get_serialized_external_repository_data` in
+`dagster/_grpc/server.py`). Per size, the three builds are measured in the same run, interleaved,
+median of `--repeat`:
 
 - carelake cold: `build_definitions` with an empty spec cache (first load after a change to every file);
 - carelake warm: the same with the spec cache filled (every later load, e.g. a reload in the UI);
-- naive: what one writes without measuring: `yaml.safe_load`, the same pydantic specs, and one
-  `@asset` per layer with the same partitions, metadata and checks.
+- naive (the baseline): what one writes without measuring: `yaml.safe_load`, the same pydantic
+  specs, and one `@asset` per layer with the same partitions, metadata and checks.
 
+The ratios printed are naive / cold and naive / warm.
+
+    make bench                                   # the defaults below
     .venv/bin/python bench/definitions_load.py [--sizes 100 1000 5000] [--repeat 1] [--lean] [--phases]
 
-`--phases` also prints where a warm carelake load spends its time: building the definitions,
-the repository + asset graph + snapshot, and serializing the snapshot.
+`--phases` also prints where a warm carelake load spends its time (building the definitions, the
+repository + asset graph + snapshot, serializing the snapshot) and the three loads without
+serializing. `--lean` drops the feeds' validations and primary key (one check per feed), to
+isolate what asset checks cost.
+
+Results: BENCHMARKS.md, "Issue 2".
 """
 
 from __future__ import annotations
@@ -131,7 +141,6 @@ def main() -> None:
     parser.add_argument("--worker", nargs=3, metavar=("MODE", "SOURCES", "CACHE"))
     args = parser.parse_args()
     if args.worker:
-        sys.path.insert(0, str(ROOT))
         mode, sources, cache = args.worker
         print(json.dumps(worker(mode, Path(sources), Path(cache))))
         return

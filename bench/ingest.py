@@ -1,14 +1,22 @@
 """Raw ingestion throughput and memory, against polars' own CSV -> Parquet ceiling on the same file.
 
-    .venv/bin/python bench/ingest.py                 # 1 GB and 2 GB CSV + fixed-width (default)
-    .venv/bin/python bench/ingest.py --sizes 1 2 4   # sizes in GB
+For each size a feed with 12 columns (two `YYYYMMDD` dates, two decimal money columns, integer,
+boolean, codes, two PHI columns; 1 row in 10,000 has a bad date and 1 in 20,000 bad money, so the
+quarantine path is exercised) is generated into a temporary folder, deleted afterwards. Each
+measurement runs in its own process, on the same file in the same run, so peak RSS (`ru_maxrss`)
+is its own:
 
-For each size a feed with 12 columns (dates, money, two PHI columns) is generated into a temp
-folder, then each measurement runs in its own process (so peak RSS is its own):
-  ceiling: pl.scan_csv(file).sink_parquet(...)   (fixed width: line scan + str.slice, sink_parquet)
-  ours:    carelake.layers.raw.ingest(...)     (unpack checks, parse, validate, coerce,
-                                                   quarantine split, two Delta commits)
-and prints throughput, the ratio ours / ceiling, and peak RSS. Everything is deleted afterwards.
+- ceiling (the baseline): `pl.scan_csv(file).sink_parquet(...)` (polars defaults: types inferred;
+  fixed width: a line scan + `str.slice` + `strip_chars` per field, `sink_parquet`);
+- ours: `carelake.layers.raw.ingest(...)` (unpack checks, parse, trim, type and validate every
+  column, split valid / quarantine, write raw and quarantine Parquet, commit both Delta tables);
+- with `--untrimmed`, ours again with `trim: false` on every column.
+
+It prints throughput, the ratio ours / ceiling, peak RSS and the quarantined row count.
+
+    .venv/bin/python bench/ingest.py [--sizes 1 2] [--formats csv fixed_width] [--untrimmed]
+
+`--sizes` are in GB (fractions allowed). Results: BENCHMARKS.md, "Issue 4".
 """
 
 from __future__ import annotations
@@ -20,14 +28,25 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
 import polars as pl
+import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
+# The feed's fixed part; format and columns are appended by `_spec`.
+SPEC_BASE = """
+provider: bench
+table: claims
+description: Benchmark claims.
+owners: [team:bench]
+cadence: daily
+start_date: 2025-03-01
+delivery:
+  channel: {kind: local, path: bench}
+  file_pattern: "claims_{date:%Y%m%d}.*"
+"""
 SPEC_COLUMNS = """
 columns:
   - {name: CLAIM_ID, nullable: false}
@@ -91,13 +110,15 @@ def generate(path: Path, gigabytes: float, fixed: bool) -> int:
 
 
 def _spec(fixed: bool, trim: bool = True):
-    from tests.ingest_support import spec_of
+    from carelake.spec import SourceSpec
 
     columns = SPEC_COLUMNS if trim else SPEC_COLUMNS.replace("}\n", ", trim: false}\n")
     if fixed:
         fields = "\n".join(f"    - {{name: {n}, length: {w}}}" for n, w in LAYOUT)
-        return spec_of("format:\n  kind: fixed_width\n  fields:\n" + fields + "\n", columns)
-    return spec_of("format: {kind: csv}\n", columns)
+        fmt = "format:\n  kind: fixed_width\n  fields:\n" + fields + "\n"
+    else:
+        fmt = "format: {kind: csv}\n"
+    return SourceSpec.model_validate(yaml.safe_load(SPEC_BASE + textwrap.dedent(fmt) + textwrap.dedent(columns)))
 
 
 def worker(kind: str, fixed: bool, path: Path, out: Path) -> dict:

@@ -1,11 +1,18 @@
 """Simulator throughput in volume mode: rows/s and MB/s for a >= 1 GB CSV, against baselines run now.
 
-- volume: `write_volume` (vectorised numpy/polars chunks streamed to disk) for the acme claims spec;
-- row-wise baseline: the same columns generated one row at a time in Python (`random` + `csv`),
-  which is how the first simulator worked, on a sample of rows;
-- disk baseline: writing the same number of bytes of already generated data (the I/O ceiling).
+All three are measured in the same run, in a temporary folder deleted afterwards:
 
-    .venv/bin/python bench/simulator.py [--gb 1.0]
+- volume: `write_volume` (vectorised numpy/polars chunks streamed to disk) for the
+  `sources/acme_health/claims.yaml` spec (9 columns, CSV), `--gb` GB;
+- row-wise baseline: the same columns generated one row at a time in Python (`random` + `csv`),
+  which is how the first simulator worked, on `--baseline-rows` rows;
+- disk baseline: copying the bytes volume mode wrote, in 8 MB blocks (the I/O ceiling).
+
+It prints the ratio volume / row-wise (rows/s) and volume / disk copy (MB/s).
+
+    .venv/bin/python bench/simulator.py [--gb 1.0] [--baseline-rows 200000]
+
+Results: BENCHMARKS.md, "Issue 3".
 """
 
 from __future__ import annotations
@@ -14,17 +21,15 @@ import argparse
 import csv
 import datetime as dt
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from carelake.spec.loading import load_specs
+from carelake.tools.simulation.values import npi_check_digit
+from carelake.tools.simulation.volume import write_volume
 
-from carelake.spec.loading import load_specs  # noqa: E402
-from carelake.tools.simulation.values import npi_check_digit  # noqa: E402
-from carelake.tools.simulation.volume import write_volume  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # the repository, for sources/
 
 WINDOW = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
 
