@@ -142,7 +142,7 @@ def main() -> None:
 
         checks = [c for c in feed_checks(s, partitions_def) if c.spec.name != "rows_accounted_for"]
         rules = [c.check.rule for c in checks if isinstance(c.check.rule, RowRule)]
-        scan = lambda: lake.scan(raw, selection)  # noqa: E731
+        scan = lambda: lake.scan(raw, selection)
         baseline = best(lambda: scan().collect(), args.repeat)
         results = []
         carelake = best(lambda: results.append(run_checks(s, checks, lake, selection)), args.repeat)

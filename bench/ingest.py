@@ -123,7 +123,7 @@ def _spec(fixed: bool, trim: bool = True):
 
 def worker(kind: str, fixed: bool, path: Path, out: Path) -> dict:
     if kind.startswith("ours"):
-        import carelake.layers.raw  # noqa: F401  (imports, e.g. dagster, are not part of the measurement)
+        import carelake.layers.raw
     start = time.perf_counter()
     result: dict = {}
     if kind == "ceiling":

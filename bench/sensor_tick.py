@@ -47,7 +47,7 @@ def deliver(folder: Path, start: int, count: int, now: bool = False) -> None:
             os.utime(path, (arrived.timestamp(), arrived.timestamp()))
 
 
-def timed(fn, repeat: int = 3) -> tuple[float, object]:  # noqa: ANN001
+def timed(fn, repeat: int = 3) -> tuple[float, object]:
     results = []
     for _ in range(repeat):
         started = time.perf_counter()
