@@ -12,6 +12,8 @@ A tick normally looks only at files delivered around the newest delivery time (t
 window). A file can arrive with an older mtime (`mv`, `cp -p`, `rsync -t`, `sftp put -p` keep the
 provider's timestamp); the cursor's digest of the older files then changes, and that tick asks
 the landed manifest which of the older files have not landed yet and requests their partitions.
+A feed's first tick (a first start, a reset cursor) asks the manifest too, so files that other
+runs already landed (`make demo`, a backfill) are not requested again.
 """
 
 from __future__ import annotations
@@ -96,10 +98,16 @@ def evaluate_arrivals(context: dg.SensorEvaluationContext, specs: list[SourceSpe
             listings[where] = listing.files
         pattern = compile_pattern(spec.delivery.file_pattern)
         files = [f for f in listings[where] if pattern.match(f.name)]
+        first_look = spec.key not in cursor.feeds
         state, key_of = cursor.feed(spec.key), _partition_keys(spec)
         taken, older_changed = state.new_files(files), state.older_changed(files)
+        if first_look and lake is not None:
+            # A feed this cursor never saw (first start, a reset cursor, a new feed over an old folder):
+            # what already landed, e.g. by `make demo`, is not requested again.
+            taken = _not_landed(spec, key_of, taken, lake, context, "first look at the channel")
         if older_changed:
-            taken += _not_landed(spec, key_of, _older_untaken(state, files, taken), lake, context)
+            taken += _not_landed(spec, key_of, _older_untaken(state, files, taken), lake, context,
+                                 "files older than the arrival window changed")
         by_key, pending = _partitions_of(spec, key_of, taken, now, context)
         state.advance(files, older_changed)
         state.pending = {f.name: f.fingerprint for f in pending}
@@ -120,7 +128,7 @@ def _older_untaken(state: FeedState, files: list[DeliveredFile], taken: list[Del
 
 
 def _not_landed(spec: SourceSpec, key_of: PartitionKeys, files: list[DeliveredFile], lake: DeltaLake | None,
-                context: dg.SensorEvaluationContext) -> list[DeliveredFile]:
+                context: dg.SensorEvaluationContext, why: str) -> list[DeliveredFile]:
     """The files whose (name, fingerprint) the landed manifest does not hold for their partition.
 
     Files without a valid date are kept, so `_partitions_of` reports them as it does for new ones.
@@ -128,12 +136,12 @@ def _not_landed(spec: SourceSpec, key_of: PartitionKeys, files: list[DeliveredFi
     if not files:
         return []
     if lake is None:
-        raise ValueError(f"{spec.key}: files older than the arrival window changed and no lake was given to check "
+        raise ValueError(f"{spec.key}: {why} and no lake was given to check "
                          "them against the landed manifest. Fix: pass lake= to evaluate_arrivals")
     keys = {f.name: key_of(f) for f in files}
     landed = _landed_files(spec, lake, {k for k in keys.values() if k is not None})
     missing = [f for f in files if (keys[f.name], f.name, f.fingerprint) not in landed]
-    context.log.info(f"{spec.key}: files older than the arrival window changed; {len(files)} checked against the "
+    context.log.info(f"{spec.key}: {why}; {len(files)} checked against the "
                      f"landed manifest, {len(missing)} not landed")
     return missing
 
