@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from carelake.coercion import polars_type
+from carelake.layers import LayerResult
 from carelake.layers.landed import LANDED_SCHEMA, run_landed
 from carelake.layers.raw import run_raw
 from carelake.layers.transformed import run_transformed
@@ -20,6 +21,7 @@ from platform_assets.checks import FeedCheck, feed_checks, run_checks
 from platform_assets.ordering import waiting_deps
 from platform_assets.partitions import partitions_for
 from resources.lake import selection_of
+from resources.selection import PartitionSelection
 
 # The outputs and inputs the decorator would give the op: all optional (can_subset), no values.
 _ASSET_OUTPUT = dg.Out(dg.Nothing, is_required=False)
@@ -79,16 +81,27 @@ def build_feed(loaded: LoadedSpec) -> dg.AssetsDefinition:
 
 def _execute(
     context: dg.AssetExecutionContext, spec: SourceSpec, partitions_def: dg.PartitionsDefinition, checks: list[FeedCheck]
-) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization | dg.AssetCheckEvaluation]:
+    """Run the selected layers for the run's partitions, each partition recorded on its own.
+
+    Every partition gets its own materialization metadata and its own check evaluations (a range
+    run records what single-partition runs would). A partition that fails a blocking check stops
+    there: the layers below run for the other partitions only, and the run then fails naming it.
+    """
     lake, landing = context.resources.lake, context.resources.landing
-    selection = selection_of(partitions_def, list(context.partition_keys))
-    selected = context.selected_asset_keys
-    selected_checks = context.selected_asset_check_keys
+    keys = list(context.partition_keys)
+    selected, selected_checks = context.selected_asset_keys, context.selected_asset_check_keys
+    blocked: dict[str, list[str]] = {}  # partition -> the blocking checks it failed
     for layer in LAYERS:
         key = asset_key(layer, spec)
+        open_keys = [k for k in keys if k not in blocked]
+        if not open_keys:
+            break
+        # Partitions between blocked ones are named, so a key range never rewrites a blocked partition.
+        selection = selection_of(partitions_def, keys) if open_keys == keys else PartitionSelection.of_keys(open_keys)
         if key in selected:
             if layer == LANDED:
-                result = run_landed(spec, list(context.partition_keys), selection, lake, landing)
+                result = run_landed(spec, open_keys, selection, lake, landing)
                 if not result.changed:
                     # Identical re-delivery: no new landed version, so nothing downstream re-runs.
                     context.log.info(f"{'/'.join(key.path)} {selection}: no new or changed files")
@@ -100,21 +113,51 @@ def _execute(
             else:
                 result = run_transformed(spec, selection, lake)
             context.log.info(f"{'/'.join(key.path)} {selection}: {result.rows} rows")
-            # In a range run every partition gets this metadata, so a row count would overstate each one.
-            counts = {"dagster/row_count": result.rows} if len(context.partition_keys) == 1 else {
-                "rows_in_run": result.rows, "partitions_in_run": len(context.partition_keys)}
-            yield dg.MaterializeResult(asset_key=key, metadata={**counts, **result.metadata})
-        failed_blocking = []
+            yield from _materializations(context, key, result, open_keys, every=open_keys == keys)
         layer_checks = [c for c in checks if c.spec.asset_key == key and c.key in selected_checks]
-        for check, outcome in zip(layer_checks, run_checks(spec, layer_checks, lake, selection), strict=True):
-            yield outcome
-            if not outcome.passed and check.spec.blocking:
-                failed_blocking.append(check.spec.name)
-        if failed_blocking:
-            raise BlockingCheckFailed(
-                f"{'/'.join(key.path)} {selection}: blocking checks failed: {failed_blocking}; "
-                "downstream layers were not run. See the check results for counts."
-            )
+        if not layer_checks:
+            continue
+        targets = _latest_materializations(context.instance, key, open_keys)
+        for check, outcomes in zip(layer_checks, run_checks(spec, layer_checks, lake, open_keys), strict=True):
+            for partition in open_keys:
+                passed, metadata = outcomes[partition]
+                yield check.evaluation(partition, passed, metadata, targets.get(partition))
+                if not passed and check.spec.blocking:
+                    blocked.setdefault(partition, []).append(check.spec.name)
+    if blocked:
+        failed = "; ".join(f"{partition}: {', '.join(names)}" for partition, names in sorted(blocked.items()))
+        raise BlockingCheckFailed(
+            f"{spec.key}: blocking checks failed for {len(blocked)} of {len(keys)} partitions ({failed}); the layers "
+            "below them were not run for those partitions, the other partitions went on. See the check results for counts."
+        )
+
+
+def _materializations(
+    context: dg.AssetExecutionContext, key: dg.AssetKey, result: LayerResult, partitions: list[str], every: bool
+) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization]:
+    """One materialization per partition, each with its own numbers (`rows` as `dagster/row_count`).
+
+    For every partition of the run: one MaterializeResult with per-partition metadata (it covers the
+    run's partitions). For some of them (the others were blocked): one event per partition.
+    """
+    for partition in partitions:
+        numbers = dict(result.partitions.get(partition, {"rows": 0}))
+        metadata = {"dagster/row_count": numbers.pop("rows"), **numbers}
+        if every:
+            context.add_asset_metadata(metadata, asset_key=key, partition_key=partition)
+        else:
+            yield dg.AssetMaterialization(asset_key=key, partition=partition, metadata=metadata)
+    if every:
+        yield dg.MaterializeResult(asset_key=key)
+
+
+def _latest_materializations(instance: dg.DagsterInstance, key: dg.AssetKey, partitions: list[str]) -> dict[str, dg.EventLogRecord]:
+    """The latest materialization record of each partition (the one a check evaluation is about)."""
+    ids = instance.get_latest_storage_id_by_partition(key, dg.DagsterEventType.ASSET_MATERIALIZATION, partitions=set(partitions))
+    if not ids:
+        return {}
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, storage_ids=list(ids.values())), limit=len(ids))
+    return {r.partition_key: r for r in records.records}
 
 
 def asset_key(layer: str, spec: SourceSpec) -> dg.AssetKey:

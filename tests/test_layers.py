@@ -152,7 +152,7 @@ def test_a_failed_blocking_check_stops_the_transformed_layer(settings, instance)
     _, assets = feed_def(settings, "testco", "claims")
     result = materialize(assets, instance, partition="2025-03-02")
     assert not result.success
-    assert "blocking checks failed: ['unique_MEMBER']" in failure_message(result)
+    assert "blocking checks failed for 1 of 1 partitions (2025-03-02: unique_MEMBER)" in failure_message(result)
     check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "unique_MEMBER")
     assert not check.passed and check.metadata["duplicate_rows"].value == 2
     materialized = {e.asset_key.path[0] for e in result.get_asset_materialization_events()}

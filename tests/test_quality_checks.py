@@ -173,7 +173,7 @@ def test_an_error_rule_blocks_transformed_and_a_warn_rule_does_not(settings, ins
     assert dg.AssetKey(["transformed", "testco", "claims"]) in {e.asset_key for e in result.get_asset_materialization_events()}
     deliver(settings, "testco", "claims_20260302.csv", HEADER + bad_zip.replace(",NY,", ",ZZ,") + "\n")
     result = materialize(claims, instance, partition=DAY2)
-    assert not result.success and "blocking checks failed: ['us_state_STATE']" in failure_message(result)
+    assert not result.success and "blocking checks failed for 1 of 1 partitions (2026-03-02: us_state_STATE)" in failure_message(result)
     assert dg.AssetKey(["transformed", "testco", "claims"]) not in {e.asset_key for e in result.get_asset_materialization_events()}
 
 
@@ -223,8 +223,12 @@ def test_a_range_run_attributes_failing_rows_to_each_partition(claims, instance)
         tags={"dagster/asset_partition_range_start": DAY1, "dagster/asset_partition_range_end": DAY2},
     )
     assert result.success, failure_message(result)
-    checks = evaluations(result)
-    assert checks["npi_NPI"].metadata["failing_rows_by_partition"].value == {DAY1: 0, DAY2: 1}
-    assert checks["npi_NPI"].metadata["rows_checked"].value == 9
-    rates = checks["quarantine_rate"].metadata["quarantine_rate"].value
-    assert rates == {DAY1: 0.0, DAY2: round(1 / 6, 6)}
+    by_partition = {(e.check_name, e.partition): e for e in result.get_asset_check_evaluations()}
+    npi = {day: by_partition[("npi_NPI", day)] for day in (DAY1, DAY2)}
+    assert [npi[day].passed for day in (DAY1, DAY2)] == [True, False]
+    assert [npi[day].metadata["failing_rows"].value for day in (DAY1, DAY2)] == [0, 1]
+    assert sum(npi[day].metadata["rows_checked"].value for day in (DAY1, DAY2)) == 9
+    assert "failing_sample_masked" not in npi[DAY1].metadata
+    assert {row["_partition"] for row in npi[DAY2].metadata["failing_sample_masked"].value} == {DAY2}
+    rates = [by_partition[("quarantine_rate", day)].metadata["quarantine_rate"].value for day in (DAY1, DAY2)]
+    assert rates == [{DAY1: 0.0}, {DAY2: round(1 / 6, 6)}]

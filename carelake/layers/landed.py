@@ -58,7 +58,7 @@ def run_landed(
     manifest = manifest.with_columns(
         [pl.lit(None, dtype).alias(name) for name, dtype in LANDED_SCHEMA.items() if name not in manifest.columns]
     ).select(list(LANDED_SCHEMA))
-    rows, late_files, redelivered = [], 0, 0
+    rows, late = [], set()
     with tempfile.TemporaryDirectory(prefix="carelake-fetch-") as tmp:
         for key in keys:
             if spec.cadence is Cadence.adhoc:
@@ -84,8 +84,8 @@ def run_landed(
                 if version is None:
                     continue
                 delivered_at = dt.datetime.fromtimestamp(file.modified, dt.UTC)
-                late_files += hours_late(expected, delivered_at) > 0
-                redelivered += version > 1
+                if hours_late(expected, delivered_at) > 0:
+                    late.add((key, file.name))
                 rows.append(
                     {
                         PARTITION_COLUMN: key,
@@ -103,18 +103,22 @@ def run_landed(
                 )
     new = pl.DataFrame(rows, schema=LANDED_SCHEMA)
     if new.is_empty():
-        return LayerResult(0, {"new_files": 0}, changed=False)
-    lake.replace(landed, pl.concat([manifest, new]), selection)
-    return LayerResult(
-        new.height,
-        {
-            "files": new.height,
-            "bytes": int(new["size_bytes"].sum()),
-            "sha256": {r["file_name"]: r["sha256"] for r in rows},
-            "new_versions": redelivered,
-            "late_files": late_files,
-        },
-    )
+        return LayerResult(0, {key: {"rows": 0, "files": 0} for key in keys}, changed=False)
+    written = pl.concat([manifest, new])
+    lake.replace(landed, written, selection)
+    in_manifest = dict(written.group_by(PARTITION_COLUMN).len().iter_rows())
+    partitions = {}
+    for key in keys:
+        mine = [r for r in rows if r[PARTITION_COLUMN] == key]
+        partitions[key] = {
+            "rows": in_manifest.get(key, 0),  # every landed file and version of the partition
+            "files": len(mine),
+            "bytes": sum(r["size_bytes"] for r in mine),
+            "sha256": {r["file_name"]: r["sha256"] for r in mine},
+            "new_versions": sum(r["version"] > 1 for r in mine),
+            "late_files": sum((key, r["file_name"]) in late for r in mine),
+        }
+    return LayerResult(new.height, partitions)
 
 
 def current_files(manifest: pl.DataFrame) -> pl.DataFrame:

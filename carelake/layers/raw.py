@@ -42,16 +42,58 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class IngestTally:
-    """What passed through, counted on the stream: the accounting invariant's three numbers and more."""
+class PartitionTally:
+    """One partition's share of an ingestion: its accounting numbers, quarantine by rule, drift and sample."""
 
     rows_in: int = 0
     rows_raw: int = 0
     rows_quarantined: int = 0
+    files: int = 0
     by_rule: Counter = field(default_factory=Counter)
     drift: dict[str, dict] = field(default_factory=dict)
     sample: list[dict] = field(default_factory=list)
-    by_partition: dict[str, Counter] = field(default_factory=dict)
+
+    def metadata(self) -> dict:
+        """What this partition's raw materialization reports (plain values; `rows` is its row count)."""
+        return {
+            "rows": self.rows_raw,
+            "rows_in": self.rows_in,
+            "rows_raw": self.rows_raw,
+            "rows_quarantined": self.rows_quarantined,
+            "quarantine_by_rule": dict(sorted(self.by_rule.items())),
+            "quarantine_sample_masked": self.sample,
+            "schema_drift": self.drift,
+            "files": self.files,
+        }
+
+
+@dataclass
+class IngestTally:
+    """What passed through, counted on the stream per partition; `rows_raw` / `rows_quarantined` are
+    what the two commits wrote (the accounting invariant's other two numbers)."""
+
+    rows_raw: int = 0
+    rows_quarantined: int = 0
+    partitions: dict[str, PartitionTally] = field(default_factory=dict)
+
+    def partition(self, key: str) -> PartitionTally:
+        return self.partitions.setdefault(key, PartitionTally())
+
+    @property
+    def rows_in(self) -> int:
+        return sum(p.rows_in for p in self.partitions.values())
+
+    @property
+    def by_rule(self) -> Counter:
+        return sum((p.by_rule for p in self.partitions.values()), Counter())
+
+    @property
+    def drift(self) -> dict[str, dict]:
+        return {name: d for _, p in sorted(self.partitions.items()) for name, d in p.drift.items()}
+
+    @property
+    def sample(self) -> list[dict]:
+        return [row for _, p in sorted(self.partitions.items()) for row in p.sample][:SAMPLE_SIZE]
 
 
 def _empty_strings(spec: SourceSpec) -> pl.LazyFrame:
@@ -80,6 +122,8 @@ def ingest(
     quarantine_schema = _arrow_schema(rejected_rows(spec, empty))
     with lake.overwrite(raw_key, raw_schema, selection) as raw, lake.overwrite(quarantine_key, quarantine_schema, selection) as quarantine:
         for partition, file_name, path in files:
+            part = tally.partition(partition)
+            part.files += 1
             with open_delivery(spec, path, file_name) as readings:
                 for plain, reading in readings:
                     strings = reading.frame.with_columns(pl.lit(partition).alias(PARTITION_COLUMN), pl.lit(plain.name).alias(FILE_COLUMN))
@@ -88,11 +132,12 @@ def ingest(
                     _run(plain.name, plain.path, spec, [*(raw.sink(v) for v in valid), quarantine.sink(rejected)])
                     good = sum(f.rows for f in raw.files[raw_before:])
                     spooled = [quarantine.root / f.relative for f in quarantine.files[rejected_before:] if f.rows]
-                    bad = _tally_rejected(tally, spooled, phi) if spooled else 0
-                    tally.rows_in += good + bad
-                    tally.by_partition.setdefault(partition, Counter()).update(rows_in=good + bad, rows_raw=good, rows_quarantined=bad)
+                    bad = _tally_rejected(part, spooled, phi) if spooled else 0
+                    part.rows_in += good + bad
+                    part.rows_raw += good
+                    part.rows_quarantined += bad
                     if reading.drift:
-                        tally.drift[plain.name] = reading.drift.as_metadata()
+                        part.drift[plain.name] = reading.drift.as_metadata()
         # Raw is committed first; if quarantine's commit fails the partition fails loudly (re-run is idempotent).
         tally.rows_raw = raw.commit()
         tally.rows_quarantined = quarantine.commit()
@@ -109,19 +154,10 @@ def run_raw(spec: SourceSpec, selection: PartitionSelection, lake: DeltaLake) ->
         for f in manifest.sort(PARTITION_COLUMN, "file_name").iter_rows(named=True)
     ]
     tally = ingest(spec, files, selection, lake, table_key(RAW, spec), table_key(QUARANTINE, spec))
-    return LayerResult(
-        tally.rows_raw,
-        {
-            "rows_in": tally.rows_in,
-            "rows_raw": tally.rows_raw,
-            "rows_quarantined": tally.rows_quarantined,
-            "quarantine_by_rule": dict(sorted(tally.by_rule.items())),
-            "quarantine_sample_masked": tally.sample,
-            "schema_drift": tally.drift,
-            "rows_by_partition": {k: dict(v) for k, v in sorted(tally.by_partition.items())},
-            "files": manifest.height,
-        },
-    )
+    keys = sorted({partition for partition, _, _ in files})
+    # Where a user finds the rows that failed (counts by rule above; the values stay in the lake).
+    quarantine = {"quarantine_table": lake.table_uri(table_key(QUARANTINE, spec))}
+    return LayerResult(tally.rows_raw, {key: {**tally.partition(key).metadata(), **quarantine} for key in keys})
 
 
 def _run(name: str, path: Path, spec: SourceSpec, sinks: list[pl.LazyFrame]) -> None:
@@ -137,7 +173,7 @@ def _run(name: str, path: Path, spec: SourceSpec, sinks: list[pl.LazyFrame]) -> 
         raise DeliveryError(name, line, f"the file cannot be parsed as {spec.format.kind} ({_no_values(message)})", fix) from None
 
 
-def _tally_rejected(tally: IngestTally, files: list[Path], phi: set[str]) -> int:
+def _tally_rejected(tally: PartitionTally, files: list[Path], phi: set[str]) -> int:
     """Count rejected rows by rule and keep a masked sample; returns how many rows were rejected."""
     rejected = pl.scan_parquet(files)
     counts = rejected.group_by("column", "rule").len().collect()
@@ -171,7 +207,7 @@ def _first_invalid_utf8_line(path: Path) -> int | None:
     return None
 
 
-def _sample(tally: IngestTally, rejected: pl.DataFrame, phi: set[str]) -> None:
+def _sample(tally: PartitionTally, rejected: pl.DataFrame, phi: set[str]) -> None:
     """A few rejected rows for metadata: values of PHI columns (and whole records) are masked."""
     for row in rejected.head(SAMPLE_SIZE - len(tally.sample)).iter_rows(named=True):
         value = row["value"]

@@ -28,7 +28,10 @@ def run_transformed(spec: SourceSpec, selection: PartitionSelection, lake: Delta
     raw = lake.read(table_key(RAW, spec), selection)
     frame = to_transformed(spec, raw.lazy()).collect()
     lake.replace(table_key(TRANSFORMED, spec), frame, selection)
-    return LayerResult(frame.height, {"duplicates_removed": raw.height - frame.height})
+    before, after = (dict(f.group_by(PARTITION_COLUMN).len().iter_rows()) for f in (raw, frame))
+    return LayerResult(
+        frame.height, {key: {"rows": after.get(key, 0), "duplicates_removed": n - after.get(key, 0)} for key, n in sorted(before.items())}
+    )
 
 
 def to_transformed(spec: SourceSpec, raw: pl.LazyFrame) -> pl.LazyFrame:

@@ -66,31 +66,37 @@ def checks_for(spec: SourceSpec) -> list[Check]:
     return checks
 
 
-def run_checks(spec: SourceSpec, checks: list[Check], lake: DeltaLake, selection: PartitionSelection) -> list[tuple[bool, dict]]:
-    """(passed, metadata) of each check against exactly the selected partitions, in order.
+Outcome = tuple[bool, dict]  # (passed, metadata of plain values)
 
-    Row rules on the same table share one scan; samples are only read for rules that failed.
+
+def run_checks(spec: SourceSpec, checks: list[Check], lake: DeltaLake, keys: list[str]) -> list[dict[str, Outcome]]:
+    """Each check's outcome per partition key, in the order of `checks` and of `keys`.
+
+    Every partition is judged on its own, so a range run records what a run of that partition alone
+    would: row rules of one table share one scan grouped by partition (samples are read only where a
+    rule failed); a table rule is evaluated partition by partition, in key order.
     """
-    results: dict[str, tuple[bool, dict]] = {}
+    results: dict[str, dict[str, Outcome]] = {}
     batched: dict[str, list[Check]] = {}
     for check in checks:
         if isinstance(check.rule, RowRule):
             batched.setdefault(check.layer, []).append(check)
     for layer, group in batched.items():
-        frame = lake.scan(table_key(layer, spec), selection)
+        frame = lake.scan(table_key(layer, spec), PartitionSelection.of_keys(keys))
         per_partition = evaluate_row_rules(frame, [c.rule for c in group])
-        rows = sum(n for n, _ in per_partition.values())
         for i, check in enumerate(group):
-            bad = sum(failing[i] for _, failing in per_partition.values())
-            meta = {"rows_checked": rows, "failing_rows": bad, "failing_rate": round(bad / rows, 6) if rows else 0.0}
-            if len(per_partition) > 1:
-                meta["failing_rows_by_partition"] = {key: failing[i] for key, (_, failing) in sorted(per_partition.items())}
-            if bad:
-                meta["failing_sample_masked"] = sample_rows(frame, check.rule.failing, spec, check.rule.columns)
-            results[check.name] = (bad == 0, meta)
+            outcomes = results[check.name] = {}
+            for key in keys:
+                rows, failing = per_partition.get(key, (0, [0] * len(group)))
+                bad = failing[i]
+                meta = {"rows_checked": rows, "failing_rows": bad, "failing_rate": round(bad / rows, 6) if rows else 0.0}
+                if bad:
+                    mine = frame.filter(pl.col(PARTITION_COLUMN) == key)
+                    meta["failing_sample_masked"] = sample_rows(mine, check.rule.failing, spec, check.rule.columns)
+                outcomes[key] = (bad == 0, meta)
     for check in checks:
         if isinstance(check.rule, TableRule):
-            results[check.name] = check.rule.evaluate(lake, selection)
+            results[check.name] = {key: check.rule.evaluate(lake, PartitionSelection.of_keys([key])) for key in keys}
     return [results[c.name] for c in checks]
 
 
