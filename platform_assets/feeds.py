@@ -13,7 +13,7 @@ from carelake.layers import LayerResult
 from carelake.layers.landed import LANDED_SCHEMA, run_landed
 from carelake.layers.raw import run_raw
 from carelake.layers.transformed import run_transformed
-from carelake.names import FILE_COLUMN, LANDED, LAYERS, LINE_COLUMN, PARTITION_COLUMN, RAW, TRANSFORMED, RunTags, table_key
+from carelake.names import FILE_COLUMN, LANDED, LAYERS, LINE_COLUMN, PARTITION_COLUMN, QUARANTINE, RAW, TRANSFORMED, RunTags, table_key
 from carelake.spec import SourceSpec
 from carelake.spec.loading import LoadedSpec
 from platform_assets.automation import AUTOMATION
@@ -175,7 +175,8 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
     # snapshot the code server serializes for every asset than a metadata entry each).
     tags = {"provider": spec.provider, "cadence": spec.cadence.value, "priority": spec.priority.value,
             "schema_version": str(spec.schema_version)}
-    common = dict(owners=spec.owners, partitions_def=partitions_def, tags=tags)
+    # Grouped by provider, so the graph tells providers apart; the layer is a tag (`tag:layer=raw`).
+    common = dict(owners=spec.owners, partitions_def=partitions_def, group_name=spec.provider)
     base_meta = {"dagster/code_references": code, "delivery_pattern": spec.delivery.file_pattern}
     names = spec.transformed_names
     raw_columns = [
@@ -199,8 +200,8 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
     return [
         dg.AssetSpec(
             landed,
+            tags={**tags, "layer": LANDED},
             description=f"{spec.description} Delivered files, byte for byte, with sha256.",
-            group_name=LANDED,
             kinds={"delta", spec.format.kind},
             skippable=True,
             metadata={
@@ -211,9 +212,13 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
         ),
         dg.AssetSpec(
             raw,
+            tags={**tags, "layer": RAW},
             deps=[landed, *waiting_deps(spec)],
-            description=f"{spec.description} Parsed with the declared schema; failing rows in quarantine.",
-            group_name=RAW,
+            description=(
+                f"{spec.description} Parsed with the declared schema; rows that fail are kept in the quarantine table "
+                f"{'/'.join(table_key(QUARANTINE, spec))} with file, line, column, rule and reason (counts by rule in each "
+                "partition's quarantine_by_rule)."
+            ),
             kinds={"delta", "polars"},
             automation_condition=AUTOMATION,
             metadata={**base_meta, "dagster/column_schema": dg.TableSchema(columns=platform_columns + raw_columns)},
@@ -221,9 +226,9 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
         ),
         dg.AssetSpec(
             transformed,
+            tags={**tags, "layer": TRANSFORMED},
             deps=[raw],
             description=f"{spec.description} In the common model, de-duplicated by primary key.",
-            group_name=TRANSFORMED,
             kinds={"delta", "polars"},
             automation_condition=AUTOMATION,
             metadata={
