@@ -47,13 +47,14 @@ def test_every_spec_yields_three_assets_with_owners_groups_and_lineage(settings)
         landed, raw, transformed = (dg.AssetKey([layer, spec.provider, spec.table]) for layer in ("landed", "raw", "transformed"))
         assert graph.get(raw).parent_keys == {landed}
         assert graph.get(transformed).parent_keys == {raw}
-        for key, group in ((landed, "landed"), (raw, "raw"), (transformed, "transformed")):
+        for key, layer in ((landed, "landed"), (raw, "raw"), (transformed, "transformed")):
             node = graph.get(key)
-            assert node.group_name == group
+            assert node.group_name == spec.provider
             assert node.owners == spec.owners
             assert node.metadata["dagster/code_references"].code_references[0].file_path.endswith(f"{spec.table}.yaml")
-            assert {k: v for k, v in node.tags.items() if not k.startswith("dagster/kind/")} == {"provider": spec.provider, "cadence": spec.cadence.value, "priority": spec.priority.value,
-                                 "schema_version": str(spec.schema_version)}
+            assert {k: v for k, v in node.tags.items() if not k.startswith("dagster/kind/")} == {
+                "provider": spec.provider, "cadence": spec.cadence.value, "priority": spec.priority.value,
+                "schema_version": str(spec.schema_version), "layer": layer}
         assert graph.get(landed).automation_condition is None
         assert graph.get(raw).automation_condition is not None
         schema = graph.get(transformed).metadata["dagster/column_schema"]
