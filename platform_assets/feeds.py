@@ -189,7 +189,11 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
         )
         for c in spec.columns
     ]
-    platform_columns = [dg.TableColumn(PARTITION_COLUMN, "String"), dg.TableColumn(FILE_COLUMN, "String"), dg.TableColumn(LINE_COLUMN, "Int64")]
+    platform_columns = [
+        dg.TableColumn(PARTITION_COLUMN, "String", description="the Dagster partition of the row: its delivery window's start"),
+        dg.TableColumn(FILE_COLUMN, "String", description="the delivered file the row came from"),
+        dg.TableColumn(LINE_COLUMN, "Int64", description="where the row starts in that file (line or record number)"),
+    ]
     transformed_columns = [
         dg.TableColumn(names[c.name], col.type, description=col.description, constraints=col.constraints, tags=col.tags)
         for c, col in zip(spec.columns, raw_columns, strict=True)
