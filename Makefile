@@ -7,9 +7,10 @@ export DAGSTER_HOME ?= $(CARELAKE_HOME)/dagster_home
 
 .PHONY: install system-packages demo dev test bench clean
 
-# Debian packages the tests need and pip cannot provide: gpg (PGP feeds). Installed with apt-get
+# Debian packages the tests need and pip cannot provide: gpg (PGP feeds), Chromium (the browser test;
+# Playwright drives it and never downloads a browser). Installed with apt-get
 # when missing, and said so; without root, the command to run is printed instead.
-SYSTEM_PACKAGES := gpg:gnupg
+SYSTEM_PACKAGES := gpg:gnupg chromium:chromium
 
 system-packages:
 	@for entry in $(SYSTEM_PACKAGES); do \
