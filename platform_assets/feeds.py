@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from carelake.coercion import polars_type
+from carelake.errors import without_values
 from carelake.layers import LayerResult
 from carelake.layers.landed import LANDED_SCHEMA, run_landed
 from carelake.layers.raw import run_raw
@@ -32,6 +33,24 @@ _BACKFILL_POLICY = dg.BackfillPolicy.single_run()
 
 class BlockingCheckFailed(Exception):
     """A blocking check failed, so nothing downstream of it runs."""
+
+
+class EngineError(Exception):
+    """An error raised by a library (parser, storage engine), its message reduced to kind and position."""
+
+
+_OURS = ("carelake", "platform_assets", "resources", "sensors")
+
+
+def value_free(exc: BaseException) -> BaseException:
+    """`exc` and its causes as Dagster may store them: our own errors (their messages are built without
+    values) as they are, a library's with its message passed through `without_values`; tracebacks kept."""
+    ours = type(exc).__module__.split(".")[0] in _OURS
+    clean = exc if ours else EngineError(f"{type(exc).__name__}: {without_values(exc)}").with_traceback(exc.__traceback__)
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    clean.__cause__ = value_free(cause) if cause is not None else None
+    clean.__context__, clean.__suppress_context__ = None, True
+    return clean
 
 
 def build_feed(loaded: LoadedSpec) -> dg.AssetsDefinition:
@@ -58,7 +77,11 @@ def build_feed(loaded: LoadedSpec) -> dg.AssetsDefinition:
     }
 
     def feed(context, _inputs):  # noqa: ANN001, ANN202 - Dagster calls a directly built op with (context, inputs)
-        yield from _execute(context, spec, partitions_def, checks)
+        try:
+            yield from _execute(context, spec, partitions_def, checks)
+        except Exception as exc:
+            # Dagster stores the message and its causes in the run and event DBs: no row values may reach them.
+            raise value_free(exc)  # noqa: B904 - value_free sets the (cleaned) cause chain itself
 
     op = dg.OpDefinition(
         compute_fn=feed,

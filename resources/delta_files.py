@@ -12,7 +12,6 @@ Local lake roots write in place; other roots stage the files locally and hand th
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 import time
@@ -33,9 +32,10 @@ from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction
 
+from carelake.errors import without_values
+
 ROWS_PER_FILE = 4_000_000
 COMPRESSION = "snappy"
-_PREVIEW = re.compile(r"Preview of invalid data:.*", re.DOTALL)
 
 
 class LakeWriteConflict(RuntimeError):
@@ -52,8 +52,8 @@ def delta_errors(uri: str, selected: str) -> Iterator[None]:
             f"{uri}: another run committed to {selected} concurrently; re-materialize the partition once that run has finished"
         ) from exc
     except DeltaError as exc:
-        # delta-rs previews offending rows in its messages: strip them, they may hold PHI.
-        raise RuntimeError(f"{uri}: Delta write failed: {_PREVIEW.sub('(rows withheld)', str(exc))}") from None
+        # delta-rs previews offending rows and quotes values in its messages: they may hold PHI.
+        raise RuntimeError(f"{uri}: Delta write failed: {without_values(exc, 300)}") from None
 
 
 def plain_types(schema: pa.Schema) -> pa.Schema:

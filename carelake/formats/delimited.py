@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from carelake.errors import DeliveryError
+from carelake.errors import DeliveryError, without_values
 from carelake.formats.drift import compare, enforce
 from carelake.formats.frames import Reading, finish
 from carelake.names import LINE_COLUMN
@@ -50,7 +50,7 @@ def _header(path: Path, fmt: CsvFormat, name: str) -> list[str]:
             comment_prefix=fmt.comment_prefix,
         ).collect_schema().names()
     except pl.exceptions.PolarsError as exc:
-        raise DeliveryError(name, 1, f"the header cannot be read ({str(exc).splitlines()[0][:160]})", "check the file's format and encoding") from None
+        raise DeliveryError(name, 1, f"the header cannot be read ({without_values(exc)})", "check the file's format and encoding") from None
     return names
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from carelake.errors import DeliveryError
+from carelake.errors import DeliveryError, without_values
 from carelake.formats.drift import SchemaDrift
 from carelake.formats.frames import (
     FORMAT_ERROR_COLUMN,
@@ -68,7 +68,7 @@ def _document(fmt: JsonFormat, path: Path, name: str) -> Iterator[tuple[int, obj
     except UnicodeDecodeError:
         raise DeliveryError(name, None, "a byte is not valid UTF-8", "fix the file's encoding (JSON is UTF-8)") from None
     except json.JSONDecodeError as exc:
-        raise DeliveryError(name, exc.lineno, f"the JSON is malformed ({exc.msg})", "ask the provider to re-send a valid document") from None
+        raise DeliveryError(name, exc.lineno, f"the JSON is malformed ({without_values(exc.msg)})", "ask the provider to re-send a valid document") from None
     records = _at(document, fmt.record_path)
     if not isinstance(records, list):
         raise DeliveryError(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from carelake.errors import DeliveryError
+from carelake.errors import DeliveryError, without_values
 from carelake.formats.drift import compare, enforce
 from carelake.formats.frames import Reading, finish
 from carelake.names import LINE_COLUMN
@@ -19,7 +19,7 @@ def read_parquet(spec: SourceSpec, path: Path, name: str) -> Reading:
         frame = pl.scan_parquet(path)
         schema = frame.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        raise DeliveryError(name, None, f"not a readable Parquet file ({str(exc).splitlines()[0][:160]})", "ask the provider to re-send the file") from None
+        raise DeliveryError(name, None, f"not a readable Parquet file ({without_values(exc)})", "ask the provider to re-send the file") from None
     drift = compare(spec, schema.names(), {n: str(t) for n, t in schema.items()})
     fill = enforce(spec, drift, name)
     present = [c.name for c in spec.columns if c.name in schema]

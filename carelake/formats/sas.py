@@ -9,7 +9,7 @@ import polars as pl
 import pyreadstat
 from polars.io.plugins import register_io_source
 
-from carelake.errors import DeliveryError
+from carelake.errors import DeliveryError, without_values
 from carelake.formats.drift import compare, enforce
 from carelake.formats.frames import Reading, string_schema
 from carelake.names import LINE_COLUMN
@@ -30,7 +30,7 @@ def read_sas(spec: SourceSpec, path: Path, name: str) -> Reading:
     try:
         _, meta = reader(str(path), metadataonly=True, output_format="polars")
     except Exception as exc:  # pyreadstat raises its own and ReadstatError types
-        raise DeliveryError(name, None, f"not a readable SAS {variant} file ({type(exc).__name__}: {str(exc)[:160]})", "ask the provider to re-send the file") from None
+        raise DeliveryError(name, None, f"not a readable SAS {variant} file ({type(exc).__name__}: {without_values(exc)})", "ask the provider to re-send the file") from None
     types = {n: _kind(meta.readstat_variable_types.get(n), meta.original_variable_types.get(n) or "") for n in meta.column_names}
     drift = compare(spec, list(meta.column_names), types)
     fill = set(enforce(spec, drift, name))

@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 import zstandard
 
-from carelake.errors import DeliveryError
+from carelake.errors import DeliveryError, without_values
 from carelake.secrets import MissingCredential, env_secret
 from carelake.spec import Packaging, SourceSpec
 
@@ -115,7 +115,7 @@ def _copy_limited(source: BinaryIO, target: Path, packaging: Packaging, packed: 
                 out.write(chunk)
     except (EOFError, OSError, zipfile.BadZipFile, zstandard.ZstdError) as exc:
         raise DeliveryError(
-            name, None, f"the {what} stream is truncated or corrupt ({type(exc).__name__}: {str(exc)[:120]})",
+            name, None, f"the {what} stream is truncated or corrupt ({type(exc).__name__}: {without_values(exc, 120)})",
             "ask the provider to re-send the complete file",
         ) from None
 
@@ -124,7 +124,7 @@ def _zip_members(packaging: Packaging, path: Path, name: str, workdir: Path) -> 
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile as exc:
-        raise DeliveryError(name, None, f"not a readable zip archive ({exc})", "ask the provider to re-send the complete archive") from None
+        raise DeliveryError(name, None, f"not a readable zip archive ({without_values(exc)})", "ask the provider to re-send the complete archive") from None
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
         for info in infos:

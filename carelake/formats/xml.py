@@ -13,7 +13,7 @@ import polars as pl
 from lxml import etree
 from polars.io.plugins import register_io_source
 
-from carelake.errors import DeliveryError
+from carelake.errors import DeliveryError, without_values
 from carelake.formats.drift import SchemaDrift
 from carelake.formats.frames import Reading, string_schema
 from carelake.names import LINE_COLUMN
@@ -71,7 +71,7 @@ def _records(spec: SourceSpec, path: Path, name: str, schema: dict, batch: int, 
                 rows = {k: [] for k in schema}
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
-        raise DeliveryError(name, line, f"the XML is malformed ({exc.msg[:160]})", "ask the provider to re-send a well-formed file") from None
+        raise DeliveryError(name, line, f"the XML is malformed ({without_values(exc.msg)})", "ask the provider to re-send a well-formed file") from None
     yield pl.DataFrame(rows, schema=schema)
     # Report-only: an element missing from every record is normal for optional data in XML.
     drift.new.extend(sorted(t for t in seen - mapped if t.lstrip("@") not in mapped))

@@ -8,7 +8,6 @@ from the files written. Nothing is committed until every file of the run has bee
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import polars as pl
 import pyarrow as pa
 
 from carelake.coercion import mark_rows, rejected_rows, split_rows, valid_rows
-from carelake.errors import DeliveryError, MissingDeliveryError
+from carelake.errors import DeliveryError, MissingDeliveryError, without_values
 from carelake.formats import open_delivery
 from carelake.formats.frames import string_schema
 from carelake.layers import LayerResult
@@ -164,13 +163,13 @@ def _run(name: str, path: Path, spec: SourceSpec, sinks: list[pl.LazyFrame]) -> 
     try:
         pl.collect_all(sinks)
     except pl.exceptions.PolarsError as exc:
-        message = str(exc).splitlines()[0][:200]
+        message = without_values(exc, 200)
         line = _first_invalid_utf8_line(path) if "utf-8" in message.lower() else None
         fix = (
             "fix the file's encoding, or declare it in format.encoding" if line
             else f"compare the file with the format section of sources/{spec.key}.yaml"
         )
-        raise DeliveryError(name, line, f"the file cannot be parsed as {spec.format.kind} ({_no_values(message)})", fix) from None
+        raise DeliveryError(name, line, f"the file cannot be parsed as {spec.format.kind} ({message})", fix) from None
 
 
 def _tally_rejected(tally: PartitionTally, files: list[Path], phi: set[str]) -> int:
@@ -182,11 +181,6 @@ def _tally_rejected(tally: PartitionTally, files: list[Path], phi: set[str]) -> 
         first = rejected.select(FILE_COLUMN, LINE_COLUMN, "column", "rule", "value").sort(FILE_COLUMN, LINE_COLUMN).head(SAMPLE_SIZE)
         _sample(tally, first.collect(), phi)
     return int(counts["len"].sum())
-
-
-def _no_values(message: str) -> str:
-    # Parser messages can quote field contents; keep only the structural part.
-    return re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", message)
 
 
 def _first_invalid_utf8_line(path: Path) -> int | None:
