@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from carelake.settings import Settings
-from carelake.spec.loading import load_specs
+from carelake.spec.loading import load_platform, load_specs
 from platform_assets.feeds import build_feed
 from resources.channels import Channels
 from resources.lake import DeltaLake
@@ -22,6 +22,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     """Definitions for the feeds under `settings.sources_dir`; raises SpecError on a bad YAML."""
     with _bulk_build():
         specs = load_specs(settings.sources_dir, settings.spec_cache_file)
+        platform = load_platform(settings.sources_dir)
         feeds = [build_feed(loaded) for loaded in specs]
         arrival_sensors = build_arrival_sensors([loaded.spec for loaded in specs])
         defs = dg.Definitions(
@@ -29,7 +30,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             sensors=[automation_sensor, *arrival_sensors],
             resources={
                 "lake": DeltaLake(root=settings.lake_root),
-                "landing": Channels(root=str(settings.landing_root)),
+                "landing": Channels(root=str(settings.landing_root), allowed_roots=platform.local_channel_roots),
             },
         )
         # The code server's first steps with a loaded module (LoadedRepositories, then the snapshot's

@@ -43,7 +43,7 @@ from carelake.spec.windows import (
     window_of,
     window_start,
 )
-from resources.channels import Channels, DeliveredFile
+from resources.channels import Channels, DeliveredFile, UnsafeChannelPath
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
 from sensors.arrival_cursor import ArrivalCursor, FeedState
@@ -92,7 +92,13 @@ def evaluate_arrivals(context: dg.SensorEvaluationContext, specs: list[SourceSpe
         channel = spec.delivery.channel
         where = channel.model_dump_json()
         if where not in listings:
-            listing = channels.list(channel)
+            try:
+                listing = channels.list(channel)
+            except UnsafeChannelPath as exc:
+                # One feed's bad folder must not stop every other feed's arrivals: said loudly, then skipped.
+                context.log.error(f"{spec.key}: {exc}")
+                listings[where] = []
+                continue
             for name in listing.rejected:
                 context.log.warning(f"{channels.describe(channel)}: refused delivered file name {name!r} (escapes its folder)")
             listings[where] = listing.files

@@ -11,7 +11,21 @@ from carelake.spec.columns import StrictModel
 
 class LocalChannel(StrictModel):
     kind: Literal["local"] = "local"
-    path: str = Field(description="folder relative to the landing root (or absolute)")
+    path: str = Field(
+        min_length=1,
+        description="folder relative to the landing root, or absolute under a root `sources/_platform.yaml` allows (local_channel_roots)",
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _stays_inside(cls, path: str) -> str:
+        parts = path.replace("\\", "/").split("/")
+        if ".." in parts or path.startswith("~"):
+            raise ValueError(
+                f"path {path!r} leaves its root ('..' or '~'); use a folder under the landing root, or an absolute path "
+                "under one of the local_channel_roots of sources/_platform.yaml"
+            )
+        return path
 
 
 ENV_VAR = r"^[A-Za-z_][A-Za-z0-9_]*$"

@@ -56,9 +56,10 @@ def load_specs(sources_dir: Path, cache_file: Path | None = None) -> list[Loaded
     sources_dir = Path(sources_dir)
     problems += reserved_problems(sources_dir)
     try:
-        load_platform(sources_dir)
+        platform = load_platform(sources_dir)
     except SpecError as exc:
         problems += exc.problems
+        platform = PlatformConfig()
     for path in sorted(sources_dir.rglob("*.y*ml")):
         if is_reserved(sources_dir, path):
             continue
@@ -71,6 +72,9 @@ def load_specs(sources_dir: Path, cache_file: Path | None = None) -> list[Loaded
             problems.append(f"{path}: feed {spec.key} is already defined in {seen[spec.key]}")
             continue
         seen[spec.key] = path
+        if spec.delivery.channel.kind == "local" and (problem := platform.channel_problem(spec.delivery.channel.path)):
+            problems.append(f"{path}: {problem}")
+            continue
         loaded.append(LoadedSpec(spec, path))
     problems += waits_for_problems([(item.spec, item.path) for item in loaded])
     if problems:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from carelake.spec import Priority
 from carelake.spec.columns import StrictModel
@@ -77,6 +77,27 @@ class PlatformConfig(StrictModel):
     teams: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], Team] = Field(default_factory=dict)
     priorities: dict[Priority, int] = Field(default_factory=_default_priorities, description="run-queue priority (dagster/priority)")
     compute: dict[Literal["small", "medium", "large"], ComputeShape] = Field(default_factory=_default_compute)
+    local_channel_roots: list[str] = Field(
+        default_factory=list,
+        description="absolute folders (mounted drives) that local channels may name; anything else must be under the landing root",
+    )
+
+    @field_validator("local_channel_roots")
+    @classmethod
+    def _absolute(cls, roots: list[str]) -> list[str]:
+        for root in roots:
+            if not Path(root).is_absolute() or ".." in Path(root).parts:
+                raise ValueError(f"local_channel_roots entry {root!r} must be an absolute folder without '..'")
+        return roots
+
+    def channel_problem(self, path: str) -> str | None:
+        """Why a local channel path is not allowed here (None if it is)."""
+        if not Path(path).is_absolute() or any(Path(path).is_relative_to(root) for root in self.local_channel_roots):
+            return None
+        allowed = self.local_channel_roots or "none"
+        return (f"delivery.channel.path {path!r} is absolute and not under a local_channel_roots folder of "
+                f"sources/_platform.yaml (allowed: {allowed}). Fix: use a folder relative to the landing root, or add "
+                "its root to local_channel_roots in a reviewed change")
 
 
 def is_reserved(sources_dir: Path, path: Path) -> bool:

@@ -7,6 +7,7 @@ sensors and the simulator never special-case a kind.
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +15,7 @@ from pydantic import Field
 
 from carelake.secrets import MissingCredential
 from carelake.spec import Channel
-from resources.channels.base import DeliveredFile, Listing, UnsafeFileName, checked_name
+from resources.channels.base import DeliveredFile, Listing, UnsafeChannelPath, UnsafeFileName, checked_name
 from resources.channels.http import HttpClient
 from resources.channels.local import LocalClient
 from resources.channels.s3 import S3Client
@@ -25,11 +26,13 @@ class Channels(dg.ConfigurableResource):
     """All delivery channels; local channel paths are relative to `root`."""
 
     root: str = Field(description="folder local channels deliver into")
+    # builtins.list: the class's own `list` verb would shadow the type in this annotation.
+    allowed_roots: builtins.list[str] = Field(default_factory=builtins.list, description="absolute folders local channels may name")
 
     def client(self, channel: Channel) -> LocalClient | S3Client | SftpClient | HttpClient:
         kind = channel.kind
         if kind == "local":
-            return LocalClient(self.root)
+            return LocalClient(self.root, self.allowed_roots)
         return {"s3": S3Client, "sftp": SftpClient, "http": HttpClient}[kind]()
 
     def list(self, channel: Channel) -> Listing:
@@ -47,7 +50,7 @@ class Channels(dg.ConfigurableResource):
     def describe(self, channel: Channel) -> str:
         """Where the channel is, for error messages (never a credential)."""
         if channel.kind == "local":
-            return str(LocalClient(self.root).folder(channel))
+            return str(self.client(channel).folder(channel))
         if channel.kind == "s3":
             return f"s3://{channel.bucket}/{channel.prefix}"
         if channel.kind == "sftp":
@@ -55,4 +58,4 @@ class Channels(dg.ConfigurableResource):
         return channel.url
 
 
-__all__ = ["Channels", "DeliveredFile", "Listing", "MissingCredential", "UnsafeFileName", "checked_name"]
+__all__ = ["Channels", "DeliveredFile", "Listing", "MissingCredential", "UnsafeChannelPath", "UnsafeFileName", "checked_name"]

@@ -9,6 +9,10 @@ class UnsafeFileName(ValueError):
     """A delivered file name that could escape its folder (`../x`, `a/b`, `.`)."""
 
 
+class UnsafeChannelPath(ValueError):
+    """A local channel folder that resolves (symlinks included) outside the roots it may use."""
+
+
 @dataclass(frozen=True)
 class DeliveredFile:
     """One file in a channel. `fingerprint` changes when the content may have changed (size+mtime,

@@ -7,18 +7,29 @@ import shutil
 from pathlib import Path
 
 from carelake.spec import LocalChannel
-from resources.channels.base import DeliveredFile, Listing, checked_name
+from resources.channels.base import DeliveredFile, Listing, UnsafeChannelPath, checked_name
 
 
 class LocalClient:
-    """Files in a folder (not recursive); channel paths are relative to `root`."""
+    """Files in a folder (not recursive); channel paths are relative to `root`, or absolute under one of
+    `allowed_roots`. The folder is resolved (symlinks included) and must stay inside its root."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, allowed_roots: list[str] | tuple[str, ...] = ()):
         self.root = Path(root)
+        self.allowed_roots = [Path(r) for r in allowed_roots]
 
     def folder(self, channel: LocalChannel) -> Path:
         path = Path(channel.path)
-        return path if path.is_absolute() else self.root / path
+        folder = path if path.is_absolute() else self.root / path
+        roots = self.allowed_roots if path.is_absolute() else [self.root]
+        resolved = folder.resolve()
+        if not any(resolved.is_relative_to(root.resolve()) for root in roots):
+            raise UnsafeChannelPath(
+                f"local channel {channel.path!r} resolves to {resolved}, outside {[str(r) for r in roots] or 'any allowed root'}; "
+                "nothing was listed or fetched. Fix: point the channel at a folder under the landing root (no symlink "
+                "out of it), or add its root to local_channel_roots in sources/_platform.yaml"
+            )
+        return folder
 
     def list(self, channel: LocalChannel) -> Listing:
         listing = Listing()
