@@ -129,17 +129,19 @@ def current_files(manifest: pl.DataFrame) -> pl.DataFrame:
 
 
 def next_version(manifest: pl.DataFrame, partition: str, file_name: str, sha256: str) -> int | None:
-    """The version number a delivered file gets, or None if these exact bytes already landed."""
+    """The version number a delivered file gets, or None if these are the bytes of its current version."""
     prior = manifest.filter((pl.col(PARTITION_COLUMN) == partition) & (pl.col("file_name") == file_name))
     if prior.is_empty():
         return 1
-    if sha256 in prior["sha256"].to_list():
+    latest = prior.sort("version").row(-1, named=True)
+    if latest["sha256"] == sha256:
         return None
-    return int(prior["version"].max()) + 1
+    # The newest delivery wins, even when it reverts to bytes an older version had.
+    return int(latest["version"]) + 1
 
 
 def already_landed(manifest: pl.DataFrame, partition: str, file_name: str, fingerprint: str) -> bool:
-    """True if this file, with this channel fingerprint (ETag, checksum or size+mtime), already landed."""
+    """True if this file, with this channel fingerprint (ETag, checksum, or size, mtime and ctime), already landed."""
     return not manifest.filter(
         (pl.col(PARTITION_COLUMN) == partition) & (pl.col("file_name") == file_name) & (pl.col("fingerprint") == fingerprint)
     ).is_empty()

@@ -15,7 +15,7 @@ class UnsafeChannelPath(ValueError):
 
 @dataclass(frozen=True)
 class DeliveredFile:
-    """One file in a channel. `fingerprint` changes when the content may have changed (size+mtime,
+    """One file in a channel. `fingerprint` changes when the content may have changed (size, mtime and ctime,
     an ETag or a checksum); `modified` is the delivery time as a UTC epoch timestamp."""
 
     name: str

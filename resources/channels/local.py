@@ -41,7 +41,10 @@ class LocalClient:
                 if entry.name.startswith(".") or not entry.is_file():
                     continue
                 st = entry.stat()
-                listing.add(DeliveredFile(entry.name, st.st_size, st.st_mtime, f"{st.st_size}:{st.st_mtime_ns}"))
+                # The inode change time too: a same-size rewrite with a preserved mtime (`cp -p`, `rsync -t`)
+                # still changes it. A change that is not a new content only costs one re-hash at landing.
+                fingerprint = f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+                listing.add(DeliveredFile(entry.name, st.st_size, st.st_mtime, fingerprint))
         return listing.sorted()
 
     def fetch(self, channel: LocalChannel, name: str, dest: Path) -> Path:
