@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 export CARELAKE_HOME ?= $(CURDIR)/.carelake
 export DAGSTER_HOME ?= $(CARELAKE_HOME)/dagster_home
+# The embedded profile's HMAC key for PHI tokens: fine for simulated data, not a secret. Production sets
+# its own (the variable sources/_platform.yaml names under privacy.hmac_key_env).
+export CARELAKE_HMAC_KEY ?= embedded-profile-demo-key-not-a-secret
 
 .PHONY: install system-packages demo dev test bench clean
 

@@ -23,7 +23,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     with _bulk_build():
         specs = load_specs(settings.sources_dir, settings.spec_cache_file)
         platform = load_platform(settings.sources_dir)
-        feeds = [build_feed(loaded) for loaded in specs]
+        feeds = [build_feed(loaded, platform.privacy) for loaded in specs]
         arrival_sensors = build_arrival_sensors([loaded.spec for loaded in specs])
         defs = dg.Definitions(
             assets=feeds,

@@ -14,9 +14,11 @@ from carelake.layers import LayerResult
 from carelake.layers.landed import LANDED_SCHEMA, run_landed
 from carelake.layers.raw import run_raw
 from carelake.layers.transformed import run_transformed
+from carelake.privacy.masking import KEY_VERSION_COLUMN, Tokens, has_tokens, masked_type
 from carelake.names import FILE_COLUMN, LANDED, LAYERS, LINE_COLUMN, PARTITION_COLUMN, QUARANTINE, RAW, TRANSFORMED, RunTags, table_key
 from carelake.spec import SourceSpec
 from carelake.spec.loading import LoadedSpec
+from carelake.spec.platform import Privacy
 from platform_assets.automation import AUTOMATION
 from platform_assets.checks import FeedCheck, feed_checks, run_checks
 from platform_assets.ordering import waiting_deps
@@ -29,6 +31,9 @@ _ASSET_OUTPUT = dg.Out(dg.Nothing, is_required=False)
 _CHECK_OUTPUT = dg.Out(is_required=False)
 _NOTHING_INPUT = dg.In(dg.Nothing)
 _BACKFILL_POLICY = dg.BackfillPolicy.single_run()
+
+
+_PRIVACY = Privacy()
 
 
 class BlockingCheckFailed(Exception):
@@ -53,7 +58,7 @@ def value_free(exc: BaseException) -> BaseException:
     return clean
 
 
-def build_feed(loaded: LoadedSpec) -> dg.AssetsDefinition:
+def build_feed(loaded: LoadedSpec, privacy: Privacy = _PRIVACY) -> dg.AssetsDefinition:
     """The multi-asset for one feed: what `@dg.multi_asset(specs=..., check_specs=..., can_subset=True)` builds.
 
     The op and the assets definition are built directly, not with the decorator: the decorator
@@ -78,7 +83,7 @@ def build_feed(loaded: LoadedSpec) -> dg.AssetsDefinition:
 
     def feed(context, _inputs):  # noqa: ANN001, ANN202 - Dagster calls a directly built op with (context, inputs)
         try:
-            yield from _execute(context, spec, partitions_def, checks)
+            yield from _execute(context, spec, partitions_def, checks, privacy)
         except Exception as exc:
             # Dagster stores the message and its causes in the run and event DBs: no row values may reach them.
             raise value_free(exc)  # noqa: B904 - value_free sets the (cleaned) cause chain itself
@@ -103,7 +108,8 @@ def build_feed(loaded: LoadedSpec) -> dg.AssetsDefinition:
 
 
 def _execute(
-    context: dg.AssetExecutionContext, spec: SourceSpec, partitions_def: dg.PartitionsDefinition, checks: list[FeedCheck]
+    context: dg.AssetExecutionContext, spec: SourceSpec, partitions_def: dg.PartitionsDefinition, checks: list[FeedCheck],
+    privacy: Privacy = _PRIVACY,
 ) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization | dg.AssetCheckEvaluation]:
     """Run the selected layers for the run's partitions, each partition recorded on its own.
 
@@ -134,7 +140,7 @@ def _execute(
             elif layer == RAW:
                 result = run_raw(spec, selection, lake)
             else:
-                result = run_transformed(spec, selection, lake)
+                result = run_transformed(spec, selection, lake, Tokens.for_spec(spec, privacy))
             context.log.info(f"{'/'.join(key.path)} {selection}: {result.rows} rows")
             yield from _materializations(context, key, result, open_keys, every=open_keys == keys)
         layer_checks = [c for c in checks if c.spec.asset_key == key and c.key in selected_checks]
@@ -218,9 +224,14 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
         dg.TableColumn(LINE_COLUMN, "Int64", description="where the row starts in that file (line or record number)"),
     ]
     transformed_columns = [
-        dg.TableColumn(names[c.name], col.type, description=col.description, constraints=col.constraints, tags=col.tags)
+        dg.TableColumn(
+            names[c.name], str(masked_type(spec, c, polars_type(c))), description=col.description, constraints=col.constraints,
+            tags={**col.tags, "masking": spec.masking_of(c).value} if c.phi else col.tags,
+        )
         for c, col in zip(spec.columns, raw_columns, strict=True)
     ]
+    if has_tokens(spec):
+        transformed_columns.append(dg.TableColumn(KEY_VERSION_COLUMN, "Int32", description="the HMAC key version of the tokens"))
     lineage = dg.TableColumnLineage(
         deps_by_column={names[c.name]: [dg.TableColumnDep(asset_key=raw, column_name=c.name)] for c in spec.columns}
     )

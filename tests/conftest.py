@@ -14,6 +14,7 @@ from carelake.settings import PROJECT_ROOT, Settings
 from platform_assets.assembly import build_definitions
 
 REPO_SOURCES = PROJECT_ROOT / "sources"
+os.environ.setdefault("CARELAKE_HMAC_KEY", "test-key-not-a-secret")  # as the Makefile sets it for the embedded profile
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 

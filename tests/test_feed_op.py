@@ -12,6 +12,7 @@ from dagster._core.snap import JobSnap
 from dagster._serdes import serialize_value
 
 from carelake.spec.loading import LoadedSpec
+from carelake.spec.platform import Privacy
 from platform_assets import assembly, feeds
 from platform_assets.assembly import build_definitions
 from platform_assets.checks import feed_checks
@@ -19,7 +20,7 @@ from platform_assets.partitions import partitions_for
 from tests.test_ordering import claims_feed, members_feed
 
 
-def _decorated_feed(loaded: LoadedSpec) -> dg.AssetsDefinition:
+def _decorated_feed(loaded: LoadedSpec, privacy: Privacy) -> dg.AssetsDefinition:
     """The same feed the way the Dagster docs build it: one decorated multi-asset."""
     spec = loaded.spec
     partitions_def = partitions_for(spec)
@@ -35,7 +36,7 @@ def _decorated_feed(loaded: LoadedSpec) -> dg.AssetsDefinition:
         required_resource_keys={"lake", "landing"},
     )
     def feed(context):  # noqa: ANN001, ANN202
-        yield from feeds._execute(context, spec, partitions_def, checks)
+        yield from feeds._execute(context, spec, partitions_def, checks, privacy)
 
     return feed
 

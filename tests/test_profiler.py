@@ -68,7 +68,7 @@ def test_the_generated_yaml_validates_and_ingests_the_file(settings, instance, c
     assert "draft spec:" in out and "0002056B40CEE448" not in out
     draft = yaml.safe_load((settings.sources_dir / "cms" / "beneficiaries.yaml").read_text())
     columns = {c["name"]: c for c in draft["columns"]}
-    assert columns["BENE_BIRTH_DT"]["phi"] == {"category": "birth_date", "masking": "year_only"}
+    assert columns["BENE_BIRTH_DT"]["phi"] == {"category": "birth_date", "masking": "age_90plus"}
     assert columns["DESYNPUF_ID"]["phi"]["category"] == "member_id"
     assert (draft["cadence"], draft["delivery"]["file_pattern"]) == ("yearly", "DE1_0_{date:%Y}_Beneficiary_Summary_File_Sample_0.csv")
     assert main(["validate", "--sources", sources]) == 0

@@ -28,6 +28,7 @@ from carelake.spec.columns import (  # noqa: F401 - one namespace for the spec
     Cadence,
     Column,
     ColumnType,
+    DEFAULT_MASKING,
     Masking,
     Phi,
     PhiCategory,
@@ -114,6 +115,11 @@ class SourceSpec(StrictModel):
     priority: Priority = Priority.normal
     compute: Compute = Field(default_factory=Compute)
     subscribers: list[Subscriber] = Field(default_factory=list)
+    masking_profile: Literal["annotated", "safe_harbor"] = Field(
+        default="annotated",
+        description="annotated: each PHI column's masking (or its category's default); safe_harbor: the default for "
+        "every PHI column, whatever its annotation says",
+    )
     waits_for: list[str] = Field(
         default_factory=list,
         description="feeds (provider/table) whose partition for the same window must exist and pass its blocking checks first",
@@ -180,6 +186,12 @@ class SourceSpec(StrictModel):
     @property
     def key(self) -> str:
         return f"{self.provider}/{self.table}"
+
+    def masking_of(self, column: Column) -> Masking | None:
+        """What the transformed layer does with a column (None: not PHI, kept as delivered)."""
+        if column.phi is None:
+            return None
+        return DEFAULT_MASKING[column.phi.category] if self.masking_profile == "safe_harbor" else column.phi.effective
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)

@@ -51,16 +51,49 @@ class PhiCategory(StrEnum):
 
 
 class Masking(StrEnum):
-    hash = "hash"
-    redact = "redact"
-    year_only = "year_only"
-    zip3 = "zip3"
-    none = "none"
+    """What the transformed layer does with a PHI column (`carelake/privacy/masking.py`)."""
+
+    hash = "hash"  # keyed HMAC-SHA256 of the normalised value: a 32-byte token, equal across feeds
+    redact = "redact"  # null
+    year_only = "year_only"  # a date as its year
+    age_90plus = "age_90plus"  # a birth date as its year, ages over 89 collapsed into 90
+    zip3 = "zip3"  # the first three digits; 000 for the restricted low-population prefixes
+    truncate = "truncate"  # the first `keep` characters
+    none = "none"  # kept as delivered: an explicit, reviewed opt-out
+
+
+# A PHI column without a `masking` gets its category's default: HIPAA Safe Harbor's treatment of that
+# identifier, except that ids are tokenised (keyed hashes) so that tables still join on them.
+DEFAULT_MASKING = {
+    PhiCategory.name: Masking.redact,
+    PhiCategory.birth_date: Masking.age_90plus,
+    PhiCategory.date: Masking.year_only,
+    PhiCategory.address: Masking.redact,
+    PhiCategory.zip: Masking.zip3,
+    PhiCategory.phone: Masking.redact,
+    PhiCategory.email: Masking.redact,
+    PhiCategory.ssn: Masking.redact,
+    PhiCategory.member_id: Masking.hash,
+    PhiCategory.mrn: Masking.hash,
+    PhiCategory.account: Masking.hash,
+    PhiCategory.other: Masking.hash,
+}
 
 
 class Phi(StrictModel):
     category: PhiCategory
-    masking: Masking = Masking.hash
+    masking: Masking | None = Field(default=None, description="default: the category's (DEFAULT_MASKING)")
+    keep: int | None = Field(default=None, ge=1, description="characters `truncate` keeps")
+
+    @model_validator(mode="after")
+    def _keep_with_truncate(self) -> Phi:
+        if (self.masking is Masking.truncate) != (self.keep is not None):
+            raise ValueError("masking: truncate needs keep (how many characters), and keep is only for truncate")
+        return self
+
+    @property
+    def effective(self) -> Masking:
+        return self.masking or DEFAULT_MASKING[self.category]
 
 
 class Column(StrictModel):

@@ -71,12 +71,29 @@ def _default_compute() -> dict[str, ComputeShape]:
     }
 
 
+# ZIP3 prefixes whose population is 20,000 or fewer: HIPAA Safe Harbor (45 CFR 164.514(b)(2)(i)(B)) has
+# them shown as 000. Source: HHS, "Guidance Regarding Methods for De-identification of PHI" (2012),
+# from the 2000 Census; review the list when HHS updates it.
+RESTRICTED_ZIP3 = ["036", "059", "063", "102", "203", "556", "692", "790", "821", "823", "830", "831", "878", "879",
+                   "884", "890", "893"]
+
+
+class Privacy(StrictModel):
+    """How the transformed layer tokenises: the HMAC key (an environment variable, never the value) and
+    its version, recorded with every transformed table; the low-population ZIP3 prefixes."""
+
+    hmac_key_env: str = Field(default="CARELAKE_HMAC_KEY", pattern=ENV_NAME)
+    key_version: int = Field(default=1, ge=1, description="bump when the key rotates; feeds are then fully rewritten")
+    restricted_zip3: list[Annotated[str, Field(pattern=r"^[0-9]{3}$")]] = Field(default_factory=lambda: list(RESTRICTED_ZIP3))
+
+
 class PlatformConfig(StrictModel):
     """`sources/_platform.yaml`; every key is optional and an absent file means the defaults."""
 
     teams: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], Team] = Field(default_factory=dict)
     priorities: dict[Priority, int] = Field(default_factory=_default_priorities, description="run-queue priority (dagster/priority)")
     compute: dict[Literal["small", "medium", "large"], ComputeShape] = Field(default_factory=_default_compute)
+    privacy: Privacy = Field(default_factory=Privacy)
     local_channel_roots: list[str] = Field(
         default_factory=list,
         description="absolute folders (mounted drives) that local channels may name; anything else must be under the landing root",

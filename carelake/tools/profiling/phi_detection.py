@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from carelake.spec import Masking, PhiCategory
+from carelake.spec import DEFAULT_MASKING, Masking, PhiCategory
 
 # Token sets per category, checked in order: the first match wins (birth before generic date).
 _NAME_RULES: list[tuple[PhiCategory, str]] = [
@@ -61,23 +61,6 @@ def _identifier_share(present: pl.Series) -> float:
         return 0.0
     shaped = present.str.contains(r"^[A-Za-z0-9]{8,20}$") & present.str.contains(r"[0-9]") & present.str.contains(r"[A-Za-z]")
     return float(shaped.mean() or 0.0)
-
-# What the transformed layer should do with each kind by default (a reviewer may relax it).
-DEFAULT_MASKING = {
-    PhiCategory.name: Masking.redact,
-    PhiCategory.birth_date: Masking.year_only,
-    PhiCategory.date: Masking.year_only,
-    PhiCategory.address: Masking.redact,
-    PhiCategory.zip: Masking.zip3,
-    PhiCategory.phone: Masking.redact,
-    PhiCategory.email: Masking.redact,
-    PhiCategory.ssn: Masking.redact,
-    PhiCategory.member_id: Masking.hash,
-    PhiCategory.mrn: Masking.hash,
-    PhiCategory.account: Masking.hash,
-    PhiCategory.other: Masking.hash,
-}
-
 
 @dataclass(frozen=True)
 class PhiFinding:

@@ -1,0 +1,133 @@
+"""PHI masking of the transformed layer: every PHI column of a spec becomes what its masking says
+(`Masking`, defaults per category in `carelake/spec/columns.py`), as polars expressions that run
+inside the streaming engine. Raw and quarantine are the PHI zone; transformed holds none, and so
+neither do its Delta statistics (they are computed from the masked values).
+
+Tokens (`hash`) are HMAC-SHA256 under the platform's key (`privacy.hmac_key_env`), over the value
+normalised for its category, so the same person gives the same token in every feed:
+
+| category | normalised as |
+|---|---|
+| member_id, mrn, account, other | trimmed, upper-cased |
+| name, address | accents and case folded (NFKD, combining marks dropped, lower case), spaces collapsed |
+| ssn, phone | digits only |
+| email | trimmed, lower-cased |
+| zip | digits only, the first five |
+| dates | ISO `YYYY-MM-DD` |
+
+A token is stored as its 32 raw bytes (Binary): half the size of hex, and hex does not compress. The
+key version is stored beside the tokens in `_key_version`; a table holds one version only (a new
+version re-tokenises a feed in one full rewrite). Spark must produce the same bytes (the production
+issue): these definitions are the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import polars as pl
+import polars_hash  # noqa: F401 - registers the `chash` expression namespace
+
+from carelake.secrets import env_secret
+from carelake.spec import Column, ColumnType, Masking, PhiCategory, SourceSpec
+
+KEY_VERSION_COLUMN = "_key_version"
+TOKEN_TYPE = pl.Binary()
+YEAR_TYPE = pl.Int32()
+_IDS = {PhiCategory.member_id, PhiCategory.mrn, PhiCategory.account, PhiCategory.other}
+_DATES = {ColumnType.date, ColumnType.datetime}
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """The key tokens are made with (None: this table makes none), its version, and the ZIP3 prefixes shown as 000."""
+
+    key: bytes | None
+    version: int
+    restricted_zip3: frozenset[str]
+
+    @classmethod
+    def for_spec(cls, spec: SourceSpec, privacy: object) -> Tokens:
+        """From `PlatformConfig.privacy`; the key is read from its environment variable when the spec
+        tokenises a column (a clear error naming the variable if it is unset)."""
+        key = env_secret(privacy.hmac_key_env, "the HMAC key PHI tokens are made with") if has_tokens(spec) else None
+        return cls(key.encode() if key else None, privacy.key_version, frozenset(privacy.restricted_zip3))
+
+
+def masked_type(spec: SourceSpec, column: Column, delivered: pl.DataType) -> pl.DataType:
+    """The type a column has in the transformed layer."""
+    masking = spec.masking_of(column)
+    if masking is Masking.hash:
+        return TOKEN_TYPE
+    if masking in (Masking.year_only, Masking.age_90plus):
+        return YEAR_TYPE
+    if masking in (Masking.zip3, Masking.truncate):
+        return pl.String()
+    return delivered
+
+
+def has_tokens(spec: SourceSpec) -> bool:
+    return any(spec.masking_of(c) is Masking.hash for c in spec.columns)
+
+
+def normalised(column: Column, value: pl.Expr) -> pl.Expr:
+    """The value as it is hashed: the same person's value in the same form in every feed (see the table above)."""
+    if column.type in _DATES:
+        return value.cast(pl.Date).cast(pl.String)
+    text = value.cast(pl.String)
+    category = column.phi.category if column.phi else PhiCategory.other
+    if category in (PhiCategory.name, PhiCategory.address):
+        folded = text.str.normalize("NFKD").str.replace_all(r"\p{Mn}", "").str.to_lowercase()
+        return folded.str.replace_all(r"\s+", " ").str.strip_chars()
+    if category in (PhiCategory.ssn, PhiCategory.phone):
+        return text.str.replace_all(r"[^0-9]", "")
+    if category is PhiCategory.email:
+        return text.str.strip_chars().str.to_lowercase()
+    if category is PhiCategory.zip:
+        return text.str.replace_all(r"[^0-9]", "").str.slice(0, 5)
+    return text.str.strip_chars().str.to_uppercase()
+
+
+def token(column: Column, value: pl.Expr, tokens: Tokens) -> pl.Expr:
+    """HMAC-SHA256(key, normalised value) as 32 bytes; null stays null (an empty value is null too)."""
+    text = normalised(column, value)
+    text = pl.when(text.str.len_bytes() > 0).then(text)
+    return text.chash.hmac_sha256(key=tokens.key).str.decode("hex")
+
+
+def _year(value: pl.Expr) -> pl.Expr:
+    return value.cast(pl.Date).dt.year().cast(YEAR_TYPE)
+
+
+def _age_90plus(value: pl.Expr, reference: pl.Expr) -> pl.Expr:
+    """The birth year, or for anyone 90 or older on the reference date the year that makes them 90."""
+    born, on = value.cast(pl.Date), reference.cast(pl.Date)
+    age = on.dt.year() - born.dt.year() - ((on.dt.month() * 100 + on.dt.day()) < (born.dt.month() * 100 + born.dt.day())).cast(pl.Int32)
+    return pl.when(age >= 90).then(on.dt.year() - 90).otherwise(born.dt.year()).cast(YEAR_TYPE)
+
+
+def _zip3(value: pl.Expr, restricted: Iterable[str]) -> pl.Expr:
+    prefix = value.cast(pl.String).str.replace_all(r"[^0-9]", "").str.slice(0, 3)
+    prefix = pl.when(prefix.str.len_chars() == 3).then(prefix)
+    return pl.when(prefix.is_in(sorted(restricted))).then(pl.lit("000")).otherwise(prefix)
+
+
+def masked(spec: SourceSpec, column: Column, value: pl.Expr, tokens: Tokens, reference: pl.Expr) -> pl.Expr:
+    """The expression a column becomes in the transformed layer. `reference`: the date ages are taken on."""
+    masking = spec.masking_of(column)
+    if masking is None or masking is Masking.none:
+        return value
+    if masking is Masking.hash:
+        if tokens.key is None:
+            raise ValueError(f"{spec.key}: {column.name} is tokenised, but no HMAC key was given")
+        return token(column, value, tokens)
+    if masking is Masking.redact:
+        return pl.when(pl.lit(False)).then(value)  # null, of the column's own type
+    if masking is Masking.year_only:
+        return _year(value)
+    if masking is Masking.age_90plus:
+        return _age_90plus(value, reference)
+    if masking is Masking.zip3:
+        return _zip3(value, tokens.restricted_zip3)
+    return value.cast(pl.String).str.slice(0, column.phi.keep)  # truncate
