@@ -16,6 +16,9 @@ class Settings:
     lake_root: str
     landing_root: Path
     cache_dir: Path | None = None
+    # Fail the whole code location on one invalid spec file (as `carelake validate` and CI do); by
+    # default the location loads every valid feed and shows each invalid file on a placeholder asset.
+    strict_specs: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -25,6 +28,7 @@ class Settings:
             lake_root=os.environ.get("CARELAKE_LAKE_ROOT", str(home / "lake")),
             landing_root=Path(os.environ.get("CARELAKE_LANDING_ROOT", home / "landing")),
             cache_dir=home / "cache",
+            strict_specs=os.environ.get("CARELAKE_STRICT_SPECS", "") not in ("", "0", "false"),
         )
 
     @property

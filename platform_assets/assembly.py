@@ -6,12 +6,14 @@ import gc
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 
 from carelake.settings import Settings
-from carelake.spec.loading import load_platform, load_specs
+from carelake.spec.loading import SpecError, load_catalog
 from platform_assets.feeds import build_feed
+from platform_assets.invalid_specs import invalid_spec_assets, spec_errors_sensor
 from resources.channels import Channels
 from resources.lake import DeltaLake
 from sensors.arrivals import build_arrival_sensors
@@ -19,15 +21,19 @@ from sensors.automation import automation_sensor
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    """Definitions for the feeds under `settings.sources_dir`; raises SpecError on a bad YAML."""
+    """Definitions for the valid feeds under `settings.sources_dir`, and a placeholder asset for each
+    invalid spec file (with `settings.strict_specs`: raises SpecError on any invalid file instead)."""
     with _bulk_build():
-        specs = load_specs(settings.sources_dir, settings.spec_cache_file)
-        platform = load_platform(settings.sources_dir)
+        catalog = load_catalog(settings.sources_dir, settings.spec_cache_file)
+        if settings.strict_specs and catalog.invalid:
+            raise SpecError(catalog.problems)
+        specs, platform = catalog.feeds, catalog.platform
         feeds = [build_feed(loaded, platform.privacy) for loaded in specs]
         arrival_sensors = build_arrival_sensors([loaded.spec for loaded in specs])
+        invalid = [spec_errors_sensor(catalog)] if catalog.invalid else []
         defs = dg.Definitions(
-            assets=feeds,
-            sensors=[automation_sensor, *arrival_sensors],
+            assets=[*feeds, *invalid_spec_assets(catalog, Path(settings.sources_dir))],
+            sensors=[automation_sensor, *arrival_sensors, *invalid],
             resources={
                 "lake": DeltaLake(root=settings.lake_root),
                 "landing": Channels(root=str(settings.landing_root), allowed_roots=platform.local_channel_roots),

@@ -23,7 +23,8 @@ def settings(tmp_path: Path) -> Settings:
     """Settings over a copy of the repository's sources, with an empty lake and landing folder."""
     sources = tmp_path / "sources"
     shutil.copytree(REPO_SOURCES, sources)
-    return Settings(sources_dir=sources, lake_root=str(tmp_path / "lake"), landing_root=tmp_path / "landing")
+    # Strict, as CI and `carelake validate` are: a spec mistake a test writes fails at once.
+    return Settings(sources_dir=sources, lake_root=str(tmp_path / "lake"), landing_root=tmp_path / "landing", strict_specs=True)
 
 
 @pytest.fixture

@@ -42,23 +42,47 @@ class LoadedSpec:
     path: Path
 
 
+@dataclass(frozen=True)
+class Catalog:
+    """What `sources/` holds: the valid feeds, the platform config, and every invalid file with its mistakes."""
+
+    feeds: list[LoadedSpec]
+    platform: PlatformConfig
+    invalid: dict[Path, list[str]]
+
+    @property
+    def problems(self) -> list[str]:
+        return [problem for problems in self.invalid.values() for problem in problems]
+
+
 def load_specs(sources_dir: Path, cache_file: Path | None = None) -> list[LoadedSpec]:
-    """Every spec under `sources_dir`, sorted by provider/table; raises SpecError listing all mistakes.
+    """Every spec under `sources_dir`, sorted by provider/table; raises SpecError listing all mistakes
+    (what `carelake validate` and CI use: strict)."""
+    catalog = load_catalog(sources_dir, cache_file)
+    if catalog.invalid:
+        raise SpecError(catalog.problems)
+    return catalog.feeds
+
+
+def load_catalog(sources_dir: Path, cache_file: Path | None = None) -> Catalog:
+    """Every valid spec under `sources_dir` and each invalid file's mistakes, without raising: one bad
+    file (or a feed waiting for it) leaves every other feed loadable.
 
     With `cache_file`, specs whose file is unchanged (same size and mtime) are taken from the
     cache of validated specs instead of being parsed again: at 5,000 feeds parsing and
     validating YAML costs ~2 s per code-location load, the cache ~0.2 s.
     """
-    problems: list[str] = []
+    invalid: dict[Path, list[str]] = {}
     loaded: list[LoadedSpec] = []
     seen: dict[str, Path] = {}
     cache = _SpecCache(cache_file)
     sources_dir = Path(sources_dir)
-    problems += reserved_problems(sources_dir)
+    for problem in reserved_problems(sources_dir):
+        invalid.setdefault(Path(problem.split(": ", 1)[0]), []).append(problem)
     try:
         platform = load_platform(sources_dir)
     except SpecError as exc:
-        problems += exc.problems
+        invalid[sources_dir / PLATFORM_FILE] = exc.problems
         platform = PlatformConfig()
     for path in sorted(sources_dir.rglob("*.y*ml")):
         if is_reserved(sources_dir, path):
@@ -66,21 +90,25 @@ def load_specs(sources_dir: Path, cache_file: Path | None = None) -> list[Loaded
         try:
             spec = cache.get(path) or cache.put(path, load_spec(path))
         except SpecError as exc:
-            problems += exc.problems
+            invalid[path] = exc.problems
             continue
         if spec.key in seen:
-            problems.append(f"{path}: feed {spec.key} is already defined in {seen[spec.key]}")
+            invalid[path] = [f"{path}: feed {spec.key} is already defined in {seen[spec.key]}"]
             continue
         seen[spec.key] = path
         if spec.delivery.channel.kind == "local" and (problem := platform.channel_problem(spec.delivery.channel.path)):
-            problems.append(f"{path}: {problem}")
+            invalid[path] = [f"{path}: {problem}"]
             continue
         loaded.append(LoadedSpec(spec, path))
-    problems += waits_for_problems([(item.spec, item.path) for item in loaded])
-    if problems:
-        raise SpecError(problems)
+    # A feed waiting for an invalid feed is invalid too, and so on down the chain.
+    while problems := waits_for_problems([(item.spec, item.path) for item in loaded]):
+        bad = {item.path for item in loaded if any(p.startswith(f"{item.path}: ") for p in problems)}
+        for item in loaded:
+            if item.path in bad:
+                invalid.setdefault(item.path, []).extend(p for p in problems if p.startswith(f"{item.path}: "))
+        loaded = [item for item in loaded if item.path not in bad]
     cache.save()
-    return loaded
+    return Catalog(loaded, platform, invalid)
 
 
 class _SpecCache:
