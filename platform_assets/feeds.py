@@ -139,6 +139,12 @@ def _execute(
                     continue
             elif layer == RAW:
                 result = run_raw(spec, selection, lake)
+                for partition, numbers in result.partitions.items():
+                    for file, drift in numbers.get("schema_drift", {}).items():
+                        if drift.get("new"):
+                            # Kept out of raw by design (the spec is the schema), but said where a user looks.
+                            context.log.warning(f"{spec.key} {partition}: {file} has columns the spec does not declare, "
+                                                f"not loaded into raw: {drift['new']}. Fix: declare them in sources/{spec.key}.yaml")
             else:
                 result = run_transformed(spec, selection, lake, Tokens.for_spec(spec, privacy))
             context.log.info(f"{'/'.join(key.path)} {selection}: {result.rows} rows")

@@ -96,3 +96,14 @@ def test_backfilling_old_raw_partitions_requests_exactly_their_transformed_parti
     assert second.get_requested_partitions(transformed) == set(OCTOBER[:2])
     third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
     assert third.total_requested == 0, "requested once"
+
+
+def test_a_partition_where_every_row_was_quarantined_fails_instead_of_looking_green(settings, instance):
+    write_spec(settings, "testco", "claims", STATES.replace("  - {name: STATE, type: string}", "  - {name: STATE, type: integer}"))
+    deliver(settings, "testco", "claims_20261001.csv", "CLAIM,STATE\nC1,NY\nC2,CA\n")  # no STATE is an integer
+    _, assets = feed_def(settings, "testco", "claims")
+    result = materialize(assets, instance, partition="2026-10-01")
+    assert not result.success
+    assert "not_all_quarantined" in failure_message(result)
+    statuses = check_statuses(instance, assets, ["2026-10-01"])
+    assert statuses[("not_all_quarantined", "2026-10-01")] == AssetCheckExecutionRecordStatus.FAILED

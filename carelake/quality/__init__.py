@@ -48,9 +48,9 @@ class Check:
 
 def checks_for(spec: SourceSpec) -> list[Check]:
     """Every check of a feed, in evaluation order; each is evaluated per partition."""
-    accounted = _rows_accounted_for(spec)
-    checks = [Check(accounted.name, RAW, True, accounted.description, accounted)]
-    seen: dict[str, int] = {"rows_accounted_for": 1}
+    accounted, delivered = _rows_accounted_for(spec), _not_all_quarantined(spec)
+    checks = [Check(rule.name, RAW, True, rule.description, rule) for rule in (accounted, delivered)]
+    seen: dict[str, int] = {rule.name: 1 for rule in (accounted, delivered)}
     for validation in spec.validations:
         built = build_rule(validation, spec)
         # Two rules of one kind on one column (e.g. two regexes) get distinct check names.
@@ -115,6 +115,18 @@ def _rows_accounted_for(spec: SourceSpec) -> TableRule:
 
     description = "Every delivered row is in the raw table or in quarantine: rows_in == rows_raw + rows_quarantined"
     return TableRule("rows_accounted_for", description, evaluate)
+
+
+def _not_all_quarantined(spec: SourceSpec) -> TableRule:
+    """A partition whose every delivered row went to quarantine is not a success with 0 rows checked."""
+
+    def evaluate(lake: DeltaLake, selection: PartitionSelection) -> tuple[bool, dict]:
+        rows_raw = lake.count(table_key(RAW, spec), selection)
+        rows_quarantined = lake.count(table_key(QUARANTINE, spec), selection)
+        return rows_raw > 0 or rows_quarantined == 0, {"rows_raw": rows_raw, "rows_quarantined": rows_quarantined}
+
+    description = "Not every delivered row of the partition went to quarantine (set a lower bound with quarantine_rate)"
+    return TableRule("not_all_quarantined", description, evaluate)
 
 
 def _primary_key_unique(spec: SourceSpec, pk: list[str], description: str) -> TableRule:
