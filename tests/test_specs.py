@@ -99,11 +99,11 @@ def test_adhoc_cadence_uses_dynamic_partitions(settings):
     [
         (MEMBERS.format(cadence="dayly", pattern="m_{date:%Y%m%d}.csv"), "cadence: 'dayly' Input should be 'daily', 'weekly'"),
         (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv").replace("type: string", "type: datee"),
-         "columns[0].type: 'datee' Input should be 'string', 'integer', 'decimal'"),
+         "columns[0] (ID).type: 'datee' Input should be 'string', 'integer', 'decimal'"),
         (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv") + "    colour: blue\n",
          "colour: unknown key; allowed keys: cadence, columns, compute, delivery"),
         (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv").replace("nullable: false", "nullable: false, nulable: true"),
-         "columns[0].nulable: unknown key; allowed keys: description, false_values, input_format, name, nullable"),
+         "columns[0] (ID).nulable: unknown key; allowed keys: description, false_values, input_format, name, nullable"),
         (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%q}.csv"), "date directive '%q' is not one of"),
         (MEMBERS.format(cadence="daily", pattern="m.csv"), "needs a {date:...} placeholder for a daily feed"),
         (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv") + "    primary_key: [MEMBER]\n",
@@ -127,7 +127,7 @@ def test_validate_command_exits_nonzero_with_readable_errors(settings, capsys):
     write_spec(settings, "testco", "members", MEMBERS.format(cadence="monthly", pattern="m_{date:%Y%m}.csv").replace("ID, type: string", "ID, type: text"))
     assert main(["validate", "--sources", str(settings.sources_dir)]) == 1
     err = capsys.readouterr().err
-    assert "testco/members.yaml: columns[0].type: 'text' Input should be" in err
+    assert "testco/members.yaml: columns[0] (ID).type: 'text' Input should be" in err
 
 
 def test_spec_must_live_at_provider_table_path(settings):

@@ -183,7 +183,7 @@ def _validated(model: type[BaseModel], raw: dict, path: Path) -> BaseModel:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError([f"{path}: {_describe(err, model)}" for err in exc.errors()]) from exc
+        raise SpecError([f"{path}: {_describe(err, model, raw)}" for err in exc.errors()]) from exc
 
 
 def load_spec(path: Path) -> SourceSpec:
@@ -199,8 +199,8 @@ def load_spec(path: Path) -> SourceSpec:
     return spec
 
 
-def _describe(err: dict, model: type[BaseModel]) -> str:
-    loc = _format_loc(err["loc"])
+def _describe(err: dict, model: type[BaseModel], raw: object = None) -> str:
+    loc = _format_loc(err["loc"], raw)
     if err["type"] == "extra_forbidden":
         allowed = _allowed_keys(model, err["loc"][:-1])
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
@@ -210,15 +210,20 @@ def _describe(err: dict, model: type[BaseModel]) -> str:
     return f"{loc}:{shown} {err['msg']}".replace("Value error, ", "")
 
 
-def _format_loc(loc: tuple) -> str:
-    out = ""
+def _format_loc(loc: tuple, raw: object = None) -> str:
+    """`columns[3] (SSN).type`: list items by index and, where the item has one, by its name."""
+    out, here = "", raw
     for part in loc:
         if isinstance(part, int):
-            out += f"[{part}]"
+            item = here[part] if isinstance(here, list) and 0 <= part < len(here) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            out += f"[{part}]" + (f" ({name})" if isinstance(name, str) else "")
+            here = item
         elif part in ("local", "csv", "not_null", "unique", "accepted_values", "slack", "email", "pagerduty") or part in _RULE_TAGS:
             continue  # discriminator tags pydantic inserts; the user never wrote them
         else:
             out += f".{part}" if out else str(part)
+            here = here.get(part) if isinstance(here, dict) else None
     return out or "(top level)"
 
 
