@@ -20,9 +20,9 @@ from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
 from sensors.arrival_cursor import ArrivalCursor
 from sensors.arrivals import evaluate_arrivals
-from tests.channel_servers import s3_env, s3_server, set_mtime  # noqa: F401 - fixtures
-from tests.conftest import deliver, failure_message, feed_def, materialize, write_spec
-from tests.sim_helpers import spec_of, tick, use_channel
+from tests.support.deliveries import deliver, set_mtime
+from tests.support.runs import failure_message, feed_def, materialize, tick
+from tests.support.specs import feed_spec, use_channel, write_spec
 
 
 def requested(data) -> list[tuple[str, str]]:  # noqa: ANN001
@@ -39,7 +39,7 @@ def test_one_arrival_sensor_per_channel_kind(settings, s3_server, s3_env):
 
 def test_the_cursor_survives_a_restart_so_each_delivery_is_requested_once(settings, instance):
     defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     sim = Simulator(settings.landing_root, seed=1)
     sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 4))
     first = tick(defs, instance, "arrivals_local", None)
@@ -58,7 +58,7 @@ def test_the_cursor_survives_a_restart_so_each_delivery_is_requested_once(settin
 
 def test_members_deliveries_request_their_month_and_late_ones_are_tagged(settings, instance):
     defs, _ = feed_def(settings, "acme_health", "members")
-    spec = spec_of(settings, "acme_health/members")
+    spec = feed_spec(settings, "acme_health/members")
     sim = Simulator(settings.landing_root, seed=1)
     (on_time,) = sim.simulate(spec, dt.date(2026, 9, 1), dt.date(2026, 10, 1)).deliveries
     set_mtime(on_time.path, dt.datetime(2026, 10, 2, 9, tzinfo=dt.UTC))  # due 2026-10-04 00:00
@@ -72,7 +72,7 @@ def test_members_deliveries_request_their_month_and_late_ones_are_tagged(setting
 
 
 def test_a_delivery_for_a_window_still_open_waits_until_the_window_closes(settings, instance):
-    spec = spec_of(settings, "acme_health/members")
+    spec = feed_spec(settings, "acme_health/members")
     deliver(settings, "acme_health", "ACME_MEMBERS_202611.csv", "MBR_ID\n")
     channels = Channels(root=str(settings.landing_root))
     ctx = dg.build_sensor_context(instance=instance)
@@ -90,7 +90,7 @@ def test_an_identical_s3_redelivery_requests_nothing(settings, instance, s3_serv
     use_channel(settings, "acme_health/claims", {"kind": "s3", "bucket": bucket, "endpoint_url": s3_server.endpoint_url,
                                                  "access_key_env": "TEST_S3_KEY", "secret_key_env": "TEST_S3_SECRET"})
     defs, _ = feed_def(settings, "acme_health", "claims")
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     sim = Simulator(settings.landing_root, seed=1, channels=Channels(root=str(settings.landing_root)))
     window = (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
     sim.deliver(spec, window)
@@ -131,7 +131,7 @@ def test_adhoc_deliveries_register_a_dynamic_partition_each_and_materialize(sett
         for run in data.run_requests:
             result = materialize(assets, instance, partition=run.partition_key)
             assert result.success, failure_message(result)
-    assert instance.get_latest_materialization_event(asset_key("transformed", spec_of(settings, "histco/history"))) is not None
+    assert instance.get_latest_materialization_event(asset_key("transformed", feed_spec(settings, "histco/history"))) is not None
 
 
 def run(assets: dg.AssetsDefinition, instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
@@ -142,7 +142,7 @@ def run(assets: dg.AssetsDefinition, instance: dg.DagsterInstance, request: dg.R
 
 def test_a_changed_redelivery_of_an_old_window_reruns_downstream_and_an_identical_one_does_nothing(settings, instance):
     defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     sim = Simulator(settings.landing_root, seed=1)
     old_window = (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
     sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3))
@@ -184,7 +184,7 @@ def window(day: int) -> tuple[dt.date, dt.date]:
 
 def test_a_file_delivered_with_an_old_mtime_is_requested_once_and_lands(settings, instance):
     defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     sim = Simulator(settings.landing_root, seed=1)
     sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3))
     first = tick(defs, instance, "arrivals_local", None)
@@ -206,7 +206,7 @@ def test_a_file_delivered_with_an_old_mtime_is_requested_once_and_lands(settings
 
 def test_an_old_file_that_landed_is_not_requested_again_but_a_changed_one_is(settings, instance, tmp_path):
     defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     sim = Simulator(settings.landing_root, seed=1)
     old = sim.deliver(spec, window(1))
     set_mtime(old.path, days_ago(3))
@@ -232,7 +232,7 @@ def test_an_old_file_that_landed_is_not_requested_again_but_a_changed_one_is(set
 
 def test_a_file_removed_from_the_channel_requests_nothing_and_the_next_tick_is_fast(settings, instance):
     defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     sim = Simulator(settings.landing_root, seed=1)
     archived, kept = sim.deliver(spec, window(1)), sim.deliver(spec, window(2))
     for delivery, age in ((archived, 3), (kept, 2)):
@@ -256,7 +256,7 @@ def test_a_file_removed_from_the_channel_requests_nothing_and_the_next_tick_is_f
 
 def test_a_version_2_cursor_is_migrated_and_its_first_tick_finds_what_it_missed(settings, instance):
     defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     sim = Simulator(settings.landing_root, seed=1)
     set_mtime(sim.deliver(spec, window(1)).path, days_ago(4))
     sim.deliver(spec, window(2))

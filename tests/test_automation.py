@@ -7,7 +7,9 @@ import datetime as dt
 import dagster as dg
 
 from platform_assets.assembly import build_definitions
-from tests.conftest import deliver, failure_message, materialize, write_spec
+from tests.support.deliveries import deliver
+from tests.support.runs import failure_message, materialize
+from tests.support.specs import write_spec
 
 
 def daily_feed(settings, start: dt.date) -> None:

@@ -12,22 +12,8 @@ from carelake.tools.simulation import Simulator
 from platform_assets.partitions import partitions_for
 from resources.channels import Channels
 from resources.lake import DeltaLake
-from tests.channel_servers import (  # noqa: F401 - fixtures
-    http_api,
-    http_env,
-    s3_env,
-    s3_server,
-    sftp_env,
-    sftp_server,
-)
-from tests.conftest import failure_message, feed_def
-from tests.sim_helpers import (
-    layer_counts,
-    materialize_range,
-    spec_of,
-    tick,
-    use_channel,
-)
+from tests.support.runs import failure_message, feed_def, layer_counts, materialize_range, tick
+from tests.support.specs import feed_spec, use_channel
 
 FEEDS = ["acme_health/members", "acme_health/claims", "bluepeak_payer/members", "bluepeak_payer/claims"]
 MONTH = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
@@ -65,7 +51,7 @@ def test_a_simulated_month_of_every_sample_feed_lands_and_materializes(settings:
     simulator = Simulator(settings.landing_root, seed=11, rows_per_delivery=20, channels=Channels(root=str(settings.landing_root)))
     lake = DeltaLake(root=settings.lake_root)
     for feed in FEEDS:
-        spec = spec_of(settings, feed)
+        spec = feed_spec(settings, feed)
         report = simulator.simulate(spec, *MONTH, fault_rate=0.05)
         keys = [k for k in partitions_for(spec).get_partition_keys() if MONTH[0].isoformat() <= k < MONTH[1].isoformat()]
         assert len(keys) == len(report.deliveries) > 0
@@ -79,7 +65,7 @@ def test_a_simulated_month_of_every_sample_feed_lands_and_materializes(settings:
 @pytest.mark.parametrize("channel_for", ["s3", "sftp", "http"], indirect=True)
 def test_the_arrival_sensor_of_each_channel_kind_requests_new_deliveries_once(settings: Settings, instance, channel_for):
     use_channel(settings, "acme_health/claims", channel_for("acme_health"))
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     kind = spec.delivery.channel.kind
     Simulator(settings.landing_root, seed=2, rows_per_delivery=10).simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3))
     defs, assets = feed_def(settings, spec.provider, spec.table)

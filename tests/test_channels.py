@@ -9,14 +9,6 @@ import pytest
 
 from carelake.spec import HttpChannel, LocalChannel, S3Channel, SftpChannel
 from resources.channels import Channels, MissingCredential, UnsafeFileName
-from tests.channel_servers import (  # noqa: F401 - fixtures
-    http_api,
-    http_env,
-    s3_env,
-    s3_server,
-    sftp_env,
-    sftp_server,
-)
 
 
 def s3_channel(server, bucket: str) -> S3Channel:  # noqa: ANN001

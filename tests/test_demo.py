@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from carelake.spec.loading import load_specs
 from carelake.tools.cli import main
-from tests.conftest import REPO_SOURCES
+from tests.support.environment import REPO_SOURCES
 
 
 def test_the_demo_materializes_a_month_of_every_sample_feed(tmp_path, monkeypatch, capsys):

@@ -16,7 +16,7 @@ from platform_assets import assembly, feeds
 from platform_assets.assembly import build_definitions
 from platform_assets.checks import feed_checks
 from platform_assets.partitions import partitions_for
-from tests.test_ordering import claims_feed, members_feed
+from tests.support.specs import claims_feed, members_feed
 
 
 def _decorated_feed(loaded: LoadedSpec) -> dg.AssetsDefinition:

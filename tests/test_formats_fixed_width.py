@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from tests.ingest_support import ingest_file, spec_of
+from tests.support.deliveries import ingest_file
+from tests.support.specs import spec_of
 
 COLUMNS = """
 columns:
@@ -108,7 +109,7 @@ def test_a_bad_picture_is_a_spec_error():
 
 def test_a_typo_in_a_layout_is_reported_with_the_file_the_field_and_the_allowed_keys(settings):
     from carelake.spec.loading import SpecError, load_spec
-    from tests.conftest import write_spec
+    from tests.support.specs import write_spec
 
     path = write_spec(settings, "testco", "feed", """
         description: x

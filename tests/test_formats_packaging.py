@@ -11,7 +11,8 @@ import pytest
 import zstandard
 
 from carelake.errors import DeliveryError
-from tests.ingest_support import ingest_file, spec_of
+from tests.support.deliveries import ingest_file
+from tests.support.specs import spec_of
 
 CSV = "ID,AMOUNT\n1,1.50\n2,2.50\n"
 

@@ -10,7 +10,8 @@ import pyreadstat
 import pytest
 
 from carelake.errors import DeliveryError
-from tests.ingest_support import ingest_file, spec_of
+from tests.support.deliveries import ingest_file
+from tests.support.specs import spec_of
 
 COLUMNS = """
 columns:

@@ -11,7 +11,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.ingest_support import ingest_file, spec_of
+from tests.support.deliveries import ingest_file
+from tests.support.specs import spec_of
 
 SPEC = spec_of("""
     format: {kind: csv}

@@ -8,7 +8,8 @@ import dagster as dg
 
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
-from tests.conftest import failure_message, feed_def, materialize, write_spec
+from tests.support.runs import failure_message, feed_def, materialize
+from tests.support.specs import write_spec
 
 SPEC = """
     description: Test claims as gzipped fixed-width text.

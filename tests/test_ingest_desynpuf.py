@@ -10,7 +10,8 @@ import pytest
 
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
-from tests.conftest import IN_CI, SHARED_DATA, failure_message, feed_def, materialize
+from tests.support.environment import IN_CI, SHARED_DATA
+from tests.support.runs import failure_message, feed_def, materialize
 
 DESYNPUF = SHARED_DATA / "desynpuf"
 YEARS = (2008, 2009, 2010)

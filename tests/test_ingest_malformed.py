@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from carelake.errors import DeliveryError
-from tests.ingest_support import ingest_file, spec_of
+from tests.support.deliveries import ingest_file
+from tests.support.specs import spec_of
 
 CORPUS = Path(__file__).parent / "malformed"
 CASES = yaml.safe_load((CORPUS / "cases.yaml").read_text())

@@ -8,8 +8,8 @@ import pytest
 from carelake.layers.raw import ingest
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
-from tests.channel_servers import S3_KEY, S3_SECRET, s3_server  # noqa: F401 - fixture
-from tests.ingest_support import spec_of
+from tests.support.servers import S3_KEY, S3_SECRET
+from tests.support.specs import spec_of
 
 KEY = ["raw", "testco", "stream"]
 
@@ -59,7 +59,7 @@ def test_rows_outside_the_selection_are_refused_without_showing_them(tmp_path):
     assert not lake.exists(KEY)
 
 
-def test_ingest_into_a_lake_on_s3_replaces_the_partition_in_both_tables(tmp_path, s3_server):  # noqa: F811
+def test_ingest_into_a_lake_on_s3_replaces_the_partition_in_both_tables(tmp_path, s3_server):
     """A lake root on an S3-compatible server (SeaweedFS): files are staged locally, then committed remotely."""
     lake = DeltaLake(
         root=f"s3://{s3_server.new_bucket()}/lake",

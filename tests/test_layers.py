@@ -12,7 +12,9 @@ import pytest
 
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
-from tests.conftest import deliver, failure_message, feed_def, materialize, write_spec
+from tests.support.deliveries import deliver
+from tests.support.runs import failure_message, feed_def, materialize
+from tests.support.specs import write_spec
 
 CLAIMS = """
     description: Test claims.

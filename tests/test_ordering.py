@@ -9,57 +9,11 @@ import pytest
 
 from carelake.spec.loading import SpecError
 from platform_assets.assembly import build_definitions
-from tests.conftest import deliver, failure_message, materialize, write_spec
+from tests.support.deliveries import deliver
+from tests.support.runs import failure_message, materialize
+from tests.support.specs import YESTERDAY, claims_feed, members_feed, write_spec
 
-YESTERDAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
 PARTITION = YESTERDAY.isoformat()
-
-
-def members_feed(settings, severity: str = "error") -> None:
-    write_spec(
-        settings,
-        "testco",
-        "members",
-        f"""
-        description: Test members.
-        owners: [team:qa]
-        cadence: daily
-        start_date: {YESTERDAY - dt.timedelta(days=3)}
-        delivery:
-          channel: {{kind: local, path: testco}}
-          file_pattern: "members_{{date:%Y%m%d}}.csv"
-        columns:
-          - {{name: MEMBER, nullable: false, phi: member_id}}
-          - {{name: STATE}}
-        primary_key: [MEMBER]
-        validations:
-          - {{rule: us_state, column: STATE, severity: {severity}}}
-        """,
-    )
-
-
-def claims_feed(settings, waits_for: str = "[testco/members]") -> None:
-    write_spec(
-        settings,
-        "testco",
-        "claims",
-        f"""
-        description: Test claims.
-        owners: [team:qa]
-        cadence: daily
-        start_date: {YESTERDAY - dt.timedelta(days=3)}
-        delivery:
-          channel: {{kind: local, path: testco}}
-          file_pattern: "claims_{{date:%Y%m%d}}.csv"
-        columns:
-          - {{name: CLAIM, nullable: false}}
-          - {{name: MEMBER, nullable: false, phi: member_id}}
-        primary_key: [CLAIM]
-        waits_for: {waits_for}
-        validations:
-          - {{rule: references, column: MEMBER, to: testco/members, to_column: MEMBER}}
-        """,
-    )
 
 
 class Ticks:

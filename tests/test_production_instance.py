@@ -12,7 +12,10 @@ import yaml
 
 from carelake.settings import PROJECT_ROOT
 from platform_assets.assembly import build_definitions
-from tests.conftest import IN_CI, deliver, failure_message, materialize, write_spec
+from tests.support.deliveries import deliver
+from tests.support.environment import IN_CI
+from tests.support.runs import failure_message, materialize
+from tests.support.specs import write_spec
 
 SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 

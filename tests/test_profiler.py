@@ -10,7 +10,8 @@ import yaml
 from carelake.tools.cli import main
 from carelake.tools.profiling.profiler import format_report, profile_file
 from platform_assets.assembly import build_definitions
-from tests.conftest import SHARED_DATA, failure_message, materialize
+from tests.support.environment import SHARED_DATA
+from tests.support.runs import failure_message, materialize
 
 DESYNPUF = SHARED_DATA / "desynpuf"
 BENEFICIARY_2008 = DESYNPUF / "DE1_0_2008_Beneficiary_Summary_File_Sample_0.csv"

@@ -9,7 +9,9 @@ import pytest
 
 from carelake.spec.loading import SpecError
 from platform_assets.assembly import build_definitions
-from tests.conftest import deliver, failure_message, materialize, write_spec
+from tests.support.deliveries import deliver
+from tests.support.runs import failure_message, materialize
+from tests.support.specs import write_spec
 
 DAY1, DAY2 = "2026-03-01", "2026-03-02"
 

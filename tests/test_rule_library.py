@@ -18,7 +18,7 @@ from carelake.spec import (
     Range,
     Regex,
 )
-from tests.conftest import SHARED_DATA
+from tests.support.environment import SHARED_DATA
 
 DESYNPUF = SHARED_DATA / "desynpuf"
 

@@ -14,14 +14,14 @@ from carelake.tools.simulation import Fault, FaultRates, Simulator, npi_check_di
 from carelake.tools.simulation.writers import writer_for
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
-from tests.conftest import failure_message, feed_def, materialize
-from tests.sim_helpers import layer_counts, materialize_range, spec_of
+from tests.support.runs import failure_message, feed_def, layer_counts, materialize, materialize_range
+from tests.support.specs import feed_spec
 
 OCT = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))
 
 
 def test_the_same_seed_gives_the_same_files_and_another_seed_does_not(settings, tmp_path):
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     files = {}
     for run, seed in (("a", 7), ("b", 7), ("c", 8)):
         report = Simulator(tmp_path / run, seed=seed).simulate(spec, *OCT, fault_rate=0.1)
@@ -31,8 +31,8 @@ def test_the_same_seed_gives_the_same_files_and_another_seed_does_not(settings, 
 
 def test_claims_reference_members_and_npis_carry_a_valid_check_digit(settings):
     sim = Simulator(settings.landing_root, seed=1)
-    members = sim.simulate(spec_of(settings, "acme_health/members"), *OCT).deliveries[0].path
-    claims = sim.simulate(spec_of(settings, "acme_health/claims"), dt.date(2026, 10, 1), dt.date(2026, 10, 4)).deliveries
+    members = sim.simulate(feed_spec(settings, "acme_health/members"), *OCT).deliveries[0].path
+    claims = sim.simulate(feed_spec(settings, "acme_health/claims"), dt.date(2026, 10, 1), dt.date(2026, 10, 4)).deliveries
     roster = set(pl.read_csv(members, infer_schema=False)["MBR_ID"])
     lines = pl.concat([pl.read_csv(d.path, infer_schema=False) for d in claims])
     assert len(roster) == 200 and set(lines["MBR_ID"]) <= roster
@@ -50,7 +50,7 @@ def test_a_format_without_a_writer_says_so():
 
 @pytest.mark.parametrize("feed", ["acme_health/claims", "bluepeak_payer/members"])
 def test_every_quarantinable_row_fault_lands_in_quarantine_and_nothing_else_does(settings, instance, feed):
-    spec = spec_of(settings, feed)
+    spec = feed_spec(settings, feed)
     rates = FaultRates({Fault.malformed_date: 0.05, Fault.null_required: 0.05, Fault.wrong_type: 0.05,
                         Fault.duplicate_key: 0.05, Fault.invalid_npi: 0.05, Fault.orphan_claim: 0.05})
     report = Simulator(settings.landing_root, seed=3).simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 8), faults=rates)
@@ -69,10 +69,10 @@ def test_every_quarantinable_row_fault_lands_in_quarantine_and_nothing_else_does
 
 
 def test_reported_only_faults_are_really_in_the_data(settings, instance):
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     rates = FaultRates({Fault.invalid_npi: 0.2, Fault.orphan_claim: 0.2, Fault.duplicate_key: 0.2})
     sim = Simulator(settings.landing_root, seed=5)
-    roster = pl.read_csv(sim.simulate(spec_of(settings, "acme_health/members"), *OCT).deliveries[0].path, infer_schema=False)
+    roster = pl.read_csv(sim.simulate(feed_spec(settings, "acme_health/members"), *OCT).deliveries[0].path, infer_schema=False)
     report = sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3), faults=rates)
     lines = pl.concat([pl.read_csv(d.path, infer_schema=False) for d in report.deliveries])
     bad_npis = sum(npi_check_digit(n[:9]) != n[9] for n in lines["RENDERING_NPI"])
@@ -90,7 +90,7 @@ def test_reported_only_faults_are_really_in_the_data(settings, instance):
     (Fault.encoding_error, "invalid utf-8"),
 ])
 def test_a_file_fault_fails_the_partition_naming_the_file_and_keeps_it_landed(settings, instance, fault, message):
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     report = Simulator(settings.landing_root, seed=2).simulate(
         spec, dt.date(2026, 10, 1), dt.date(2026, 10, 2), faults=FaultRates({fault: 1.0}))
     (delivery,) = report.deliveries
@@ -106,7 +106,7 @@ def test_a_file_fault_fails_the_partition_naming_the_file_and_keeps_it_landed(se
 
 @pytest.mark.parametrize("fault", [Fault.extra_column, Fault.reordered_columns])
 def test_extra_or_reordered_columns_are_read_by_name(settings, instance, fault):
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     report = Simulator(settings.landing_root, seed=2).simulate(
         spec, dt.date(2026, 10, 1), dt.date(2026, 10, 2), faults=FaultRates({fault: 1.0}))
     _, assets = feed_def(settings, spec.provider, spec.table)
@@ -117,7 +117,7 @@ def test_extra_or_reordered_columns_are_read_by_name(settings, instance, fault):
 
 
 def test_a_late_delivery_is_reported_and_counted_by_landed(settings, instance):
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     report = Simulator(settings.landing_root, seed=2).simulate(
         spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3), faults=FaultRates({Fault.late: 1.0}))
     assert report.count(Fault.late) == 2
@@ -128,7 +128,7 @@ def test_a_late_delivery_is_reported_and_counted_by_landed(settings, instance):
 
 
 def test_a_changed_redelivery_lands_a_new_version_and_an_identical_one_changes_nothing(settings, instance):
-    spec = spec_of(settings, "acme_health/claims")
+    spec = feed_spec(settings, "acme_health/claims")
     sim = Simulator(settings.landing_root, seed=4)
     window = (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
     first = sim.deliver(spec, window)

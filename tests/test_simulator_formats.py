@@ -17,8 +17,8 @@ from platform_assets.feeds import asset_key
 from carelake.tools.simulation import Fault, FaultRates, Simulator
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
-from tests.conftest import failure_message, feed_def, materialize, write_spec
-from tests.sim_helpers import layer_counts, spec_of
+from tests.support.runs import failure_message, feed_def, layer_counts, materialize
+from tests.support.specs import feed_spec, write_spec
 
 DAY = (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
 
@@ -78,7 +78,7 @@ def simco_spec(settings, table: str, pattern: str, fmt: str):
         f"delivery: {{channel: {{kind: local, path: simco}}, file_pattern: '{pattern}'}}\n"
         f"format: {fmt}\n"
     ) + COLUMNS.lstrip())
-    return spec_of(settings, f"simco/{table}")
+    return feed_spec(settings, f"simco/{table}")
 
 
 def run_day(settings, instance, spec):

