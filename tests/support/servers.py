@@ -89,8 +89,11 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
             "master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
             "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "metricsPort",
         )}
+        # Each bucket written to grows 7 volumes of its own (SeaweedFS's default for one copy), and the
+        # filer takes some: 20 volumes ran out at the third bucket of a worker ("No writable volumes and
+        # no free volumes left", an InternalError to the client). Volumes are not preallocated, so 200 costs nothing.
         args = [weed, "server", f"-dir={data}", "-s3", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.volumeSizeLimitMB=64",
-                "-volume.max=20", *[f"-{k}={v}" for k, v in ports.items()]]
+                "-volume.max=200", *[f"-{k}={v}" for k, v in ports.items()]]
         log = (data / "weed.log").open("wb")
         proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         server = S3Server(f"http://127.0.0.1:{ports['s3.port']}")
