@@ -1,4 +1,4 @@
-"""Writes the malformed-file corpus next to this script: `python tests/malformed/generate.py`.
+"""Writes the malformed-file corpus next to this script: `python tests/ingest/malformed/generate.py`.
 
 The files are committed; this script documents how each was made and re-creates them exactly.
 `cases.yaml` (hand-written) says which spec reads each file and what must happen.

@@ -1,5 +1,5 @@
 """The asset graph of the repository's feeds, as a reviewable snapshot: any change to assets,
-partitions, checks, automation or columns shows up as a diff of tests/snapshots/asset_graph.json.
+partitions, checks, automation or columns shows up as a diff of tests/code_location/snapshots/asset_graph.json.
 
 Regenerate after an intended change: `CARELAKE_UPDATE_SNAPSHOTS=1 make test`.
 """

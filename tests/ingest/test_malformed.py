@@ -1,4 +1,4 @@
-"""The malformed corpus (tests/malformed/files, made by generate.py): each file gets its expected clear
+"""The malformed corpus (tests/ingest/malformed/files, made by generate.py): each file gets its expected clear
 error naming the file and a fix, or its expected quarantine rows; the landed file is never changed."""
 
 from __future__ import annotations
