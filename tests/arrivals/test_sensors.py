@@ -22,7 +22,7 @@ from sensors.arrival_cursor import ArrivalCursor
 from sensors.arrivals import evaluate_arrivals
 from tests.support.deliveries import deliver, set_mtime
 from tests.support.runs import failure_message, feed_def, materialize, tick
-from tests.support.specs import feed_spec, use_channel, write_spec
+from tests.support.specs import feed_spec, feed_yaml, use_channel, write_spec
 
 
 def requested(data) -> list[tuple[str, str]]:  # noqa: ANN001
@@ -100,17 +100,11 @@ def test_an_identical_s3_redelivery_requests_nothing(settings, instance, s3_serv
     assert requested(tick(defs, instance, "arrivals_s3", first.cursor)) == []
 
 
-ADHOC = """
-    description: A one-off historical drop, then incremental files.
-    owners: [team:qa]
-    cadence: adhoc
-    start_date: 2026-01-01
-    delivery:
-      channel: {kind: local, path: histco}
-      file_pattern: "hist_*.csv"
-    columns:
-      - {name: ID, type: string, nullable: false}
-      - {name: AMOUNT, type: decimal, precision: 10, scale: 2}
+ADHOC = feed_yaml("hist_*.csv", start="2026-01-01", cadence="adhoc", folder="histco",
+                  description="A one-off historical drop, then incremental files.") + """\
+columns:
+  - {name: ID, type: string, nullable: false}
+  - {name: AMOUNT, type: decimal, precision: 10, scale: 2}
 """
 
 

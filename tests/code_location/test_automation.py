@@ -9,27 +9,15 @@ import dagster as dg
 from platform_assets.assembly import build_definitions
 from tests.support.deliveries import deliver
 from tests.support.runs import failure_message, materialize
-from tests.support.specs import write_spec
+from tests.support.specs import feed_yaml, write_spec
 
 
 def daily_feed(settings, start: dt.date) -> None:
-    write_spec(
-        settings,
-        "testco",
-        "claims",
-        f"""
-        description: Test claims.
-        owners: [team:qa]
-        cadence: daily
-        start_date: {start.isoformat()}
-        delivery:
-          channel: {{kind: local, path: testco}}
-          file_pattern: "claims_{{date:%Y%m%d}}.csv"
+    write_spec(settings, "testco", "claims", feed_yaml("claims_{date:%Y%m%d}.csv", start=start, description="Test claims."), """
         columns:
-          - {{name: CLAIM, type: string, nullable: false}}
+          - {name: CLAIM, type: string, nullable: false}
         primary_key: [CLAIM]
-        """,
-    )
+        """)
 
 
 def keys(layer: str) -> dg.AssetKey:

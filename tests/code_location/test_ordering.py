@@ -11,7 +11,7 @@ from carelake.spec.loading import SpecError
 from platform_assets.assembly import build_definitions
 from tests.support.deliveries import deliver
 from tests.support.runs import failure_message, materialize
-from tests.support.specs import YESTERDAY, claims_feed, members_feed, write_spec
+from tests.support.specs import YESTERDAY, claims_feed, feed_yaml, members_feed, write_spec
 
 PARTITION = YESTERDAY.isoformat()
 
@@ -147,22 +147,11 @@ def test_feeds_waiting_for_each_other_are_a_cycle(settings):
 
 
 def test_daily_claims_wait_for_the_monthly_roster_of_their_month(settings, instance):
-    write_spec(
-        settings,
-        "testco",
-        "members",
-        """
-        description: Monthly roster.
-        owners: [team:qa]
-        cadence: monthly
-        start_date: 2026-01-01
-        delivery:
-          channel: {kind: local, path: testco}
-          file_pattern: "members_{date:%Y%m}.csv"
+    roster = feed_yaml("members_{date:%Y%m}.csv", start="2026-01-01", cadence="monthly", description="Monthly roster.")
+    write_spec(settings, "testco", "members", roster, """
         columns:
           - {name: MEMBER, nullable: false}
-        """,
-    )
+        """)
     claims_feed(settings)
     defs = build_definitions(settings)
     ticks = Ticks(defs, instance)

@@ -109,14 +109,9 @@ def test_a_bad_picture_is_a_spec_error():
 
 def test_a_typo_in_a_layout_is_reported_with_the_file_the_field_and_the_allowed_keys(settings):
     from carelake.spec.loading import SpecError, load_spec
-    from tests.support.specs import write_spec
+    from tests.support.specs import feed_yaml, write_spec
 
-    path = write_spec(settings, "testco", "feed", """
-        description: x
-        owners: [team:qa]
-        cadence: daily
-        start_date: 2025-03-01
-        delivery: {channel: {kind: local, path: t}, file_pattern: "f_{date:%Y%m%d}.dat"}
+    path = write_spec(settings, "testco", "feed", feed_yaml("f_{date:%Y%m%d}.dat", start="2025-03-01", folder="t", description="x"), """
         format: {kind: fixed_width, fields: [{name: A, lenght: 3}]}
         columns: [{name: A}]
     """)

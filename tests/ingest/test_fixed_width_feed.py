@@ -9,28 +9,22 @@ import dagster as dg
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
 from tests.support.runs import failure_message, feed_def, materialize
-from tests.support.specs import write_spec
+from tests.support.specs import feed_yaml, write_spec
 
-SPEC = """
-    description: Test claims as gzipped fixed-width text.
-    owners: [team:qa]
-    cadence: daily
-    start_date: 2025-03-01
-    delivery:
-      channel: {kind: local, path: fwco}
-      file_pattern: "claims_{date:%Y%m%d}.dat.gz"
-    format:
-      kind: fixed_width
-      record_types: {start: 1, detail: [D], skip: [H, T]}
-      fields:
-        - {name: CLAIM, start: 2, length: 4}
-        - {name: MEMBER, start: 6, length: 4}
-        - {name: AMOUNT, start: 10, length: 7, picture: "S9(4)V99"}
-    columns:
-      - {name: CLAIM, nullable: false, target: claim_id}
-      - {name: MEMBER, phi: member_id}
-      - {name: AMOUNT, type: decimal, precision: 9, scale: 2}
-    primary_key: [CLAIM]
+SPEC = feed_yaml("claims_{date:%Y%m%d}.dat.gz", start="2025-03-01", folder="fwco",
+                 description="Test claims as gzipped fixed-width text.") + """\
+format:
+  kind: fixed_width
+  record_types: {start: 1, detail: [D], skip: [H, T]}
+  fields:
+    - {name: CLAIM, start: 2, length: 4}
+    - {name: MEMBER, start: 6, length: 4}
+    - {name: AMOUNT, start: 10, length: 7, picture: "S9(4)V99"}
+columns:
+  - {name: CLAIM, nullable: false, target: claim_id}
+  - {name: MEMBER, phi: member_id}
+  - {name: AMOUNT, type: decimal, precision: 9, scale: 2}
+primary_key: [CLAIM]
 """
 
 CONTENT = "H20250302\nDC001M001001050+\nDC002M002000010-\nDC003M003ABCDEF+\nT3\n"

@@ -14,23 +14,16 @@ from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
 from tests.support.deliveries import deliver
 from tests.support.runs import failure_message, feed_def, materialize
-from tests.support.specs import write_spec
+from tests.support.specs import feed_yaml, write_spec
 
-CLAIMS = """
-    description: Test claims.
-    owners: [team:qa]
-    cadence: daily
-    start_date: 2025-03-01
-    delivery:
-      channel: {kind: local, path: testco}
-      file_pattern: "claims_{date:%Y%m%d}.csv"
-    columns:
-      - {name: CLAIM, type: string, nullable: false, target: claim_id}
-      - {name: MEMBER, type: string, nullable: false, phi: member_id, target: member_id}
-      - {name: SVC_DT, type: date, nullable: false, input_format: "%Y%m%d", target: service_date}
-      - {name: AMOUNT, type: decimal, precision: 10, scale: 2, target: amount}
-      - {name: UNITS, type: integer}
-    primary_key: [CLAIM]
+CLAIMS = feed_yaml("claims_{date:%Y%m%d}.csv", start="2025-03-01", description="Test claims.") + """\
+columns:
+  - {name: CLAIM, type: string, nullable: false, target: claim_id}
+  - {name: MEMBER, type: string, nullable: false, phi: member_id, target: member_id}
+  - {name: SVC_DT, type: date, nullable: false, input_format: "%Y%m%d", target: service_date}
+  - {name: AMOUNT, type: decimal, precision: 10, scale: 2, target: amount}
+  - {name: UNITS, type: integer}
+primary_key: [CLAIM]
 """
 
 DAY_2 = """
@@ -149,7 +142,7 @@ def test_a_file_missing_a_declared_column_fails_with_file_line_and_fix_and_stays
 
 
 def test_a_failed_blocking_check_stops_the_transformed_layer(settings, instance):
-    write_spec(settings, "testco", "claims", CLAIMS + "    validations:\n      - {rule: unique, columns: [MEMBER]}\n")
+    write_spec(settings, "testco", "claims", CLAIMS + "validations:\n  - {rule: unique, columns: [MEMBER]}\n")
     deliver(settings, "testco", "claims_20250302.csv", DAY_2)
     _, assets = feed_def(settings, "testco", "claims")
     result = materialize(assets, instance, partition="2025-03-02")
@@ -162,7 +155,7 @@ def test_a_failed_blocking_check_stops_the_transformed_layer(settings, instance)
 
 
 def test_a_warn_check_failure_does_not_stop_the_run(settings, instance):
-    write_spec(settings, "testco", "claims", CLAIMS + "    validations:\n      - {rule: unique, columns: [MEMBER], severity: warn}\n")
+    write_spec(settings, "testco", "claims", CLAIMS + "validations:\n  - {rule: unique, columns: [MEMBER], severity: warn}\n")
     deliver(settings, "testco", "claims_20250302.csv", DAY_2)
     _, assets = feed_def(settings, "testco", "claims")
     result = materialize(assets, instance, partition="2025-03-02")
@@ -233,7 +226,7 @@ def test_a_spec_type_change_needs_every_partition_rewritten_and_an_added_column_
     assert table(lake, "raw")["UNITS"].to_list() == ["7", "7"]
 
     write_spec(settings, "testco", "claims", CLAIMS.replace("{name: UNITS, type: integer}", "{name: UNITS, type: string}")
-               .replace("primary_key:", "  - {name: NOTE, type: string}\n    primary_key:"))
+               .replace("primary_key:", "  - {name: NOTE, type: string}\nprimary_key:"))
     deliver(settings, "testco", "claims_20250303.csv", "CLAIM,MEMBER,SVC_DT,AMOUNT,UNITS,NOTE\nC3,M1,20250303,1.00,7,new\n")
     _, assets = feed_def(settings, "testco", "claims")
     result = materialize(assets, instance, partition="2025-03-03")

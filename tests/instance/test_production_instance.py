@@ -15,7 +15,7 @@ from platform_assets.assembly import build_definitions
 from tests.support.deliveries import deliver
 from tests.support.environment import IN_CI
 from tests.support.runs import failure_message, materialize
-from tests.support.specs import write_spec
+from tests.support.specs import feed_yaml, write_spec
 
 SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
@@ -48,16 +48,10 @@ def test_the_shipped_postgres_config_runs_feeds_and_automation(settings, postgre
     with dg.instance_for_test(overrides=config, temp_dir=str(home)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         yesterday = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
-        write_spec(settings, "testco", "claims", f"""
-            description: Test claims.
-            owners: [team:qa]
-            cadence: daily
-            start_date: {yesterday - dt.timedelta(days=2)}
-            delivery:
-              channel: {{kind: local, path: testco}}
-              file_pattern: "claims_{{date:%Y%m%d}}.csv"
+        head = feed_yaml("claims_{date:%Y%m%d}.csv", start=yesterday - dt.timedelta(days=2), description="Test claims.")
+        write_spec(settings, "testco", "claims", head, """
             columns:
-              - {{name: CLAIM, type: string, nullable: false}}
+              - {name: CLAIM, type: string, nullable: false}
             """)
         deliver(settings, "testco", f"claims_{yesterday:%Y%m%d}.csv", "CLAIM\nC1\nC2\n")
         defs = build_definitions(settings)

@@ -11,18 +11,11 @@ from carelake.spec.loading import SpecError
 from platform_assets.assembly import build_definitions
 from tests.support.deliveries import deliver
 from tests.support.runs import failure_message, materialize
-from tests.support.specs import write_spec
+from tests.support.specs import feed_yaml, write_spec
 
 DAY1, DAY2 = "2026-03-01", "2026-03-02"
 
-MEMBERS = """
-description: Test members with eligibility spans.
-owners: [team:qa]
-cadence: daily
-start_date: 2026-01-01
-delivery:
-  channel: {kind: local, path: testco}
-  file_pattern: "members_{date:%Y%m%d}.csv"
+MEMBERS = feed_yaml("members_{date:%Y%m%d}.csv", start="2026-01-01", description="Test members with eligibility spans.") + """\
 columns:
   - {name: MEMBER, nullable: false, phi: member_id}
   - {name: ELIG_START, type: date}
@@ -30,14 +23,7 @@ columns:
   - {name: BIRTH, type: date, phi: birth_date}
 """
 
-CLAIMS = """
-description: Test claims with every kind of rule.
-owners: [team:qa]
-cadence: daily
-start_date: 2026-01-01
-delivery:
-  channel: {kind: local, path: testco}
-  file_pattern: "claims_{date:%Y%m%d}.csv"
+CLAIMS = feed_yaml("claims_{date:%Y%m%d}.csv", start="2026-01-01", description="Test claims with every kind of rule.") + """\
 columns:
   - {name: CLAIM, nullable: false}
   - {name: LINE, type: integer}

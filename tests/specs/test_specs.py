@@ -11,18 +11,13 @@ from carelake.spec.loading import SpecError, load_specs
 from carelake.tools.cli import main
 from platform_assets.assembly import build_definitions
 from tests.support.environment import REPO_SOURCES
-from tests.support.specs import write_spec
+from tests.support.specs import feed_yaml, write_spec
 
-MEMBERS = """
-    description: Test members.
-    owners: [team:qa]
-    cadence: {cadence}
-    start_date: 2025-01-01
-    delivery:
-      channel: {{kind: local, path: testco}}
-      file_pattern: "{pattern}"
-    columns:
-      - {{name: ID, type: string, nullable: false}}
+def members(cadence: str, pattern: str) -> str:
+    """testco/members with one column, by cadence and file pattern."""
+    return feed_yaml(pattern, start="2025-01-01", cadence=cadence, description="Test members.") + """\
+columns:
+  - {name: ID, type: string, nullable: false}
 """
 
 
@@ -77,7 +72,7 @@ def test_every_spec_yields_three_assets_with_owners_groups_and_lineage(settings)
     ],
 )
 def test_cadence_gives_partitions(settings, cadence, count, first_window):
-    write_spec(settings, "testco", "members", MEMBERS.format(cadence=cadence, pattern="m_{date:%Y%m%d}.csv"))
+    write_spec(settings, "testco", "members", members(cadence, "m_{date:%Y%m%d}.csv"))
     defs = build_definitions(settings)
     partitions = defs.resolve_assets_def(dg.AssetKey(["raw", "testco", "members"])).partitions_def
     keys = partitions.get_partition_keys(current_time=dt.datetime(2026, 1, 1, 0, 0, 1))
@@ -87,7 +82,7 @@ def test_cadence_gives_partitions(settings, cadence, count, first_window):
 
 
 def test_adhoc_cadence_uses_dynamic_partitions(settings):
-    write_spec(settings, "testco", "members", MEMBERS.format(cadence="adhoc", pattern="drop_*.csv"))
+    write_spec(settings, "testco", "members", members("adhoc", "drop_*.csv"))
     defs = build_definitions(settings)
     partitions = defs.resolve_assets_def(dg.AssetKey(["landed", "testco", "members"])).partitions_def
     assert isinstance(partitions, dg.DynamicPartitionsDefinition)
@@ -97,18 +92,18 @@ def test_adhoc_cadence_uses_dynamic_partitions(settings):
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        (MEMBERS.format(cadence="dayly", pattern="m_{date:%Y%m%d}.csv"), "cadence: 'dayly' Input should be 'daily', 'weekly'"),
-        (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv").replace("type: string", "type: datee"),
+        (members("dayly", "m_{date:%Y%m%d}.csv"), "cadence: 'dayly' Input should be 'daily', 'weekly'"),
+        (members("daily", "m_{date:%Y%m%d}.csv").replace("type: string", "type: datee"),
          "columns[0].type: 'datee' Input should be 'string', 'integer', 'decimal'"),
-        (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv") + "    colour: blue\n",
+        (members("daily", "m_{date:%Y%m%d}.csv") + "colour: blue\n",
          "colour: unknown key; allowed keys: cadence, columns, compute, delivery"),
-        (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv").replace("nullable: false", "nullable: false, nulable: true"),
+        (members("daily", "m_{date:%Y%m%d}.csv").replace("nullable: false", "nullable: false, nulable: true"),
          "columns[0].nulable: unknown key; allowed keys: description, false_values, input_format, name, nullable"),
-        (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%q}.csv"), "date directive '%q' is not one of"),
-        (MEMBERS.format(cadence="daily", pattern="m.csv"), "needs a {date:...} placeholder for a daily feed"),
-        (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv") + "    primary_key: [MEMBER]\n",
+        (members("daily", "m_{date:%Y%q}.csv"), "date directive '%q' is not one of"),
+        (members("daily", "m.csv"), "needs a {date:...} placeholder for a daily feed"),
+        (members("daily", "m_{date:%Y%m%d}.csv") + "primary_key: [MEMBER]\n",
          "primary_key / validations name unknown columns ['MEMBER']"),
-        (MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv").replace("[team:qa]", "[qa team]"),
+        (members("daily", "m_{date:%Y%m%d}.csv").replace("[team:qa]", "[qa team]"),
          "owner 'qa team' must be an e-mail address or 'team:<name>'"),
         ("cadence: [daily\n", "not valid YAML"),
     ],
@@ -124,21 +119,21 @@ def test_bad_yaml_is_reported_with_file_field_and_fix(settings, body, expected):
 def test_validate_command_exits_nonzero_with_readable_errors(settings, capsys):
     assert main(["validate", "--sources", str(settings.sources_dir)]) == 0
     assert f"{len(list(settings.sources_dir.glob('*/*.yaml')))} source specs are valid" in capsys.readouterr().out
-    write_spec(settings, "testco", "members", MEMBERS.format(cadence="monthly", pattern="m_{date:%Y%m}.csv").replace("ID, type: string", "ID, type: text"))
+    write_spec(settings, "testco", "members", members("monthly", "m_{date:%Y%m}.csv").replace("ID, type: string", "ID, type: text"))
     assert main(["validate", "--sources", str(settings.sources_dir)]) == 1
     err = capsys.readouterr().err
     assert "testco/members.yaml: columns[0].type: 'text' Input should be" in err
 
 
 def test_spec_must_live_at_provider_table_path(settings):
-    write_spec(settings, "testco", "members", MEMBERS.format(cadence="daily", pattern="m_{date:%Y%m%d}.csv") + "    table: other\n")
+    write_spec(settings, "testco", "members", members("daily", "m_{date:%Y%m%d}.csv") + "table: other\n")
     with pytest.raises(SpecError, match="must match the file location"):
         build_definitions(settings)
 
 
 def test_the_spec_cache_serves_unchanged_files_and_rereads_changed_ones(settings, tmp_path):
     cache = tmp_path / "cache" / "specs.pickle"
-    path = write_spec(settings, "testco", "members", MEMBERS.format(cadence="monthly", pattern="m_{date:%Y%m}.csv"))
+    path = write_spec(settings, "testco", "members", members("monthly", "m_{date:%Y%m}.csv"))
     first = {s.spec.key: s.spec for s in load_specs(settings.sources_dir, cache)}
     assert cache.exists()
     assert {s.spec.key: s.spec for s in load_specs(settings.sources_dir, cache)} == first

@@ -14,25 +14,31 @@ from carelake.spec import SourceSpec
 from carelake.spec.loading import load_specs
 
 
-def write_spec(settings: Settings, provider: str, table: str, body: str) -> Path:
-    """Write sources/<provider>/<table>.yaml in the test's sources copy; the path, for messages that name it."""
+def feed_yaml(file_pattern: str, *, start: dt.date | str, cadence: str = "daily", folder: str = "testco",
+              description: str = "A test feed.") -> str:
+    """The head of a spec file (owned by team:qa, delivered to a local landing folder); columns and
+    the rest follow it."""
+    return textwrap.dedent(f"""\
+        description: {description}
+        owners: [team:qa]
+        cadence: {cadence}
+        start_date: {start}
+        delivery:
+          channel: {{kind: local, path: {folder}}}
+          file_pattern: "{file_pattern}"
+        """)
+
+
+def write_spec(settings: Settings, provider: str, table: str, *parts: str) -> Path:
+    """Write sources/<provider>/<table>.yaml in the test's sources copy (each part dedented, then joined);
+    the path, for messages that name it."""
     path = settings.sources_dir / provider / f"{table}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(body))
+    path.write_text("".join(textwrap.dedent(p) for p in parts))
     return path
 
 
-BASE = """
-provider: testco
-table: feed
-description: A test feed.
-owners: [team:qa]
-cadence: daily
-start_date: 2025-03-01
-delivery:
-  channel: {kind: local, path: testco}
-  file_pattern: "feed_{date:%Y%m%d}.*"
-"""
+BASE = "provider: testco\ntable: feed\n" + feed_yaml("feed_{date:%Y%m%d}.*", start="2025-03-01")
 
 
 def spec_of(*parts: str) -> SourceSpec:
@@ -59,42 +65,19 @@ YESTERDAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
 
 
 def members_feed(settings: Settings, severity: str = "error") -> None:
-    write_spec(
-        settings,
-        "testco",
-        "members",
-        f"""
-        description: Test members.
-        owners: [team:qa]
-        cadence: daily
-        start_date: {YESTERDAY - dt.timedelta(days=3)}
-        delivery:
-          channel: {{kind: local, path: testco}}
-          file_pattern: "members_{{date:%Y%m%d}}.csv"
+    _daily(settings, "members", "Test members.", f"""
         columns:
           - {{name: MEMBER, nullable: false, phi: member_id}}
           - {{name: STATE}}
         primary_key: [MEMBER]
         validations:
           - {{rule: us_state, column: STATE, severity: {severity}}}
-        """,
-    )
+        """)
 
 
 def claims_feed(settings: Settings, waits_for: str = "[testco/members]") -> None:
     """testco/claims, waiting for `waits_for` and checking that each claim's member is in testco/members."""
-    write_spec(
-        settings,
-        "testco",
-        "claims",
-        f"""
-        description: Test claims.
-        owners: [team:qa]
-        cadence: daily
-        start_date: {YESTERDAY - dt.timedelta(days=3)}
-        delivery:
-          channel: {{kind: local, path: testco}}
-          file_pattern: "claims_{{date:%Y%m%d}}.csv"
+    _daily(settings, "claims", "Test claims.", f"""
         columns:
           - {{name: CLAIM, nullable: false}}
           - {{name: MEMBER, nullable: false, phi: member_id}}
@@ -102,5 +85,10 @@ def claims_feed(settings: Settings, waits_for: str = "[testco/members]") -> None
         waits_for: {waits_for}
         validations:
           - {{rule: references, column: MEMBER, to: testco/members, to_column: MEMBER}}
-        """,
-    )
+        """)
+
+
+def _daily(settings: Settings, table: str, description: str, body: str) -> None:
+    """testco/<table>: daily files <table>_YYYYMMDD.csv from three days before yesterday on."""
+    head = feed_yaml(f"{table}_{{date:%Y%m%d}}.csv", start=YESTERDAY - dt.timedelta(days=3), description=description)
+    write_spec(settings, "testco", table, head, body)
