@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import dagster as dg
 import pytest
 
 from carelake.settings import Settings
@@ -12,7 +11,7 @@ from carelake.tools.simulation import Simulator
 from platform_assets.partitions import partitions_for
 from resources.channels import Channels
 from resources.lake import DeltaLake
-from tests.support.runs import failure_message, feed_def, layer_counts, materialize_range, tick
+from tests.support.runs import failure_message, feed_def, layer_counts, materialize_range, run_request, tick
 from tests.support.specs import feed_spec, use_channel
 
 FEEDS = ["acme_health/members", "acme_health/claims", "bluepeak_payer/members", "bluepeak_payer/claims"]
@@ -29,19 +28,16 @@ def channel_for(request, tmp_path):  # noqa: ANN001, ANN201
         server = request.getfixturevalue("s3_server")
         request.getfixturevalue("s3_env")
         bucket = server.new_bucket()
-        return lambda provider: {"kind": "s3", "bucket": bucket, "prefix": f"{provider}/", "endpoint_url": server.endpoint_url,
-                                 "access_key_env": "TEST_S3_KEY", "secret_key_env": "TEST_S3_SECRET"}
+        return lambda provider: server.channel(bucket, prefix=f"{provider}/")
     if kind == "sftp":
         server = request.getfixturevalue("sftp_server")
         request.getfixturevalue("sftp_env")
         folders: dict[str, str] = {}
-        return lambda provider: {"kind": "sftp", "host": "127.0.0.1", "port": server.port,
-                                 "path": folders.setdefault(provider, server.new_folder()), "user_env": "TEST_SFTP_USER",
-                                 "key_path_env": "TEST_SFTP_KEY", "known_hosts_env": "TEST_SFTP_KNOWN_HOSTS"}
+        return lambda provider: server.channel(folders.setdefault(provider, server.new_folder()), auth="key")
     api = request.getfixturevalue("http_api")
     request.getfixturevalue("http_env")
     urls: dict[str, str] = {}
-    return lambda provider: {"kind": "http", "url": urls.setdefault(provider, api.new_folder()), "token_env": "TEST_HTTP_TOKEN"}
+    return lambda provider: api.channel(urls.setdefault(provider, api.new_folder()))
 
 
 @pytest.mark.parametrize("channel_for", ["local", "s3", "sftp", "http"], indirect=True)
@@ -72,8 +68,6 @@ def test_the_arrival_sensor_of_each_channel_kind_requests_new_deliveries_once(se
 
     first = tick(defs, instance, f"arrivals_{kind}", None)
     assert sorted(r.partition_key for r in first.run_requests) == ["2026-10-01", "2026-10-02"]
-    request = first.run_requests[0]
-    result = dg.materialize([assets], instance=instance, partition_key=request.partition_key,
-                            selection=list(request.asset_selection), tags=dict(request.tags), raise_on_error=False)
+    result = run_request(assets, instance, first.run_requests[0])
     assert result.success, failure_message(result)
     assert tick(defs, instance, f"arrivals_{kind}", first.cursor).run_requests == []

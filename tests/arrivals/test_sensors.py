@@ -21,7 +21,7 @@ from resources.selection import PartitionSelection
 from sensors.arrival_cursor import ArrivalCursor
 from sensors.arrivals import evaluate_arrivals
 from tests.support.deliveries import deliver, set_mtime
-from tests.support.runs import failure_message, feed_def, materialize, tick
+from tests.support.runs import failure_message, feed_def, materialize, run_request, tick
 from tests.support.specs import feed_spec, feed_yaml, use_channel, write_spec
 
 
@@ -87,8 +87,7 @@ def test_a_delivery_for_a_window_still_open_waits_until_the_window_closes(settin
 
 def test_an_identical_s3_redelivery_requests_nothing(settings, instance, s3_server, s3_env):
     bucket = s3_server.new_bucket()
-    use_channel(settings, "acme_health/claims", {"kind": "s3", "bucket": bucket, "endpoint_url": s3_server.endpoint_url,
-                                                 "access_key_env": "TEST_S3_KEY", "secret_key_env": "TEST_S3_SECRET"})
+    use_channel(settings, "acme_health/claims", s3_server.channel(bucket))
     defs, _ = feed_def(settings, "acme_health", "claims")
     spec = feed_spec(settings, "acme_health/claims")
     sim = Simulator(settings.landing_root, seed=1, channels=Channels(root=str(settings.landing_root)))
@@ -128,12 +127,6 @@ def test_adhoc_deliveries_register_a_dynamic_partition_each_and_materialize(sett
     assert instance.get_latest_materialization_event(asset_key("transformed", feed_spec(settings, "histco/history"))) is not None
 
 
-def run(assets: dg.AssetsDefinition, instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
-    """Execute a sensor's run request the way the daemon would launch it."""
-    return dg.materialize([assets], instance=instance, partition_key=request.partition_key,
-                          selection=list(request.asset_selection), tags=dict(request.tags), raise_on_error=False)
-
-
 def test_a_changed_redelivery_of_an_old_window_reruns_downstream_and_an_identical_one_does_nothing(settings, instance):
     defs, assets = feed_def(settings, "acme_health", "claims")
     spec = feed_spec(settings, "acme_health/claims")
@@ -143,20 +136,20 @@ def test_a_changed_redelivery_of_an_old_window_reruns_downstream_and_an_identica
     first = tick(defs, instance, "arrivals_local", None)
     for request in first.run_requests:
         assert sorted(k.path[0] for k in request.asset_selection) == ["landed", "raw", "transformed"]
-        result = run(assets, instance, request)
+        result = run_request(assets, instance, request)
         assert result.success, failure_message(result)
     raw_events = lambda: len(instance.fetch_materializations(asset_key("raw", spec), limit=100).records)  # noqa: E731
     assert raw_events() == 2
 
     changed = sim.deliver(spec, old_window, version=2)
     (request,) = tick(defs, instance, "arrivals_local", first.cursor).run_requests
-    assert request.partition_key == "2026-10-01" and run(assets, instance, request).success
+    assert request.partition_key == "2026-10-01" and run_request(assets, instance, request).success
     assert raw_events() == 3
     lake_raw = DeltaLake(root=settings.lake_root).read(asset_key("raw", spec), PartitionSelection.of_keys(["2026-10-01"]))
     assert sorted(lake_raw["CLM_ID"]) == sorted(pl.read_csv(changed.path, infer_schema=False)["CLM_ID"])
 
     second = tick(defs, instance, "arrivals_local", None)  # cursor reset: every file looks new
-    results = [run(assets, instance, r) for r in second.run_requests]
+    results = [run_request(assets, instance, r) for r in second.run_requests]
     assert all(r.success for r in results) and all(r.get_asset_materialization_events() == [] for r in results)
     assert raw_events() == 3
 
@@ -192,7 +185,7 @@ def test_a_file_delivered_with_an_old_mtime_is_requested_once_and_lands(settings
     assert request.partition_key == "2026-10-03"
     assert requested(tick(defs, instance, "arrivals_local", second.cursor)) == []
 
-    result = run(assets, instance, request)
+    result = run_request(assets, instance, request)
     assert result.success, failure_message(result)
     lake_raw = DeltaLake(root=settings.lake_root).read(asset_key("raw", spec), PartitionSelection.of_keys(["2026-10-03"]))
     assert lake_raw.height == moved_in.rows

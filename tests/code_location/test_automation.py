@@ -8,7 +8,7 @@ import dagster as dg
 
 from platform_assets.assembly import build_definitions
 from tests.support.deliveries import deliver
-from tests.support.runs import failure_message, materialize
+from tests.support.runs import failure_message, materialize, requested_partitions
 from tests.support.specs import feed_yaml, write_spec
 
 
@@ -22,14 +22,6 @@ def daily_feed(settings, start: dt.date) -> None:
 
 def keys(layer: str) -> dg.AssetKey:
     return dg.AssetKey([layer, "testco", "claims"])
-
-
-def requested(result) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for r in result.results:
-        if r.true_subset.size:
-            out["/".join(r.key.path)] = set(r.true_subset.expensively_compute_partition_keys())
-    return out
 
 
 def test_a_tick_requests_transformed_after_raw_updates(settings, instance):
@@ -47,7 +39,7 @@ def test_a_tick_requests_transformed_after_raw_updates(settings, instance):
 
     assert materialize(assets, instance, partition=partition, layers=("raw",)).success
     second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-    assert requested(second) == {"transformed/testco/claims": {partition}}
+    assert requested_partitions(second) == {"transformed/testco/claims": {partition}}
 
     third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
     assert third.total_requested == 0  # requested once, not on every tick
@@ -64,8 +56,8 @@ def test_a_new_landed_partition_flows_to_raw_then_transformed(settings, instance
     assert materialize(assets, instance, partition=partition, layers=("landed",)).success
 
     second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-    assert requested(second) == {"raw/testco/claims": {partition}}
+    assert requested_partitions(second) == {"raw/testco/claims": {partition}}
     assert materialize(assets, instance, partition=partition, layers=("raw",)).success
 
     third = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
-    assert requested(third) == {"transformed/testco/claims": {partition}}
+    assert requested_partitions(third) == {"transformed/testco/claims": {partition}}

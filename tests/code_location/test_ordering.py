@@ -10,7 +10,7 @@ import pytest
 from carelake.spec.loading import SpecError
 from platform_assets.assembly import build_definitions
 from tests.support.deliveries import deliver
-from tests.support.runs import failure_message, materialize
+from tests.support.runs import failure_message, materialize, requested_partitions
 from tests.support.specs import YESTERDAY, claims_feed, feed_yaml, members_feed, write_spec
 
 PARTITION = YESTERDAY.isoformat()
@@ -26,11 +26,7 @@ class Ticks:
     def tick(self) -> dict[str, set[str]]:
         result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=self.cursor)
         self.cursor = result.cursor
-        self.requested = {
-            "/".join(r.key.path): set(r.true_subset.expensively_compute_partition_keys())
-            for r in result.results
-            if r.true_subset.size
-        }
+        self.requested = requested_partitions(result)
         return self.requested
 
     def run(self) -> list[dg.ExecuteInProcessResult]:

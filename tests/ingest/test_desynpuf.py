@@ -10,10 +10,9 @@ import pytest
 
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
-from tests.support.environment import IN_CI, SHARED_DATA
+from tests.support.environment import DESYNPUF, unavailable
 from tests.support.runs import failure_message, feed_def, materialize
 
-DESYNPUF = SHARED_DATA / "desynpuf"
 YEARS = (2008, 2009, 2010)
 
 
@@ -21,9 +20,7 @@ YEARS = (2008, 2009, 2010)
 def beneficiaries(settings):
     files = sorted(DESYNPUF.glob("DE1_0_20??_Beneficiary_Summary_File_Sample_0.csv"))
     if len(files) != 3:
-        if IN_CI:
-            pytest.fail(f"the shared DE-SynPUF extract is missing from {DESYNPUF}")
-        pytest.skip(f"the shared DE-SynPUF extract is not at {DESYNPUF}")
+        unavailable(f"the shared DE-SynPUF extract is not at {DESYNPUF}")
     landing = settings.landing_root / "cms_desynpuf"
     landing.mkdir(parents=True)
     for path in files:

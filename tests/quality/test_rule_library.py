@@ -18,9 +18,7 @@ from carelake.spec import (
     Range,
     Regex,
 )
-from tests.support.environment import SHARED_DATA
-
-DESYNPUF = SHARED_DATA / "desynpuf"
+from tests.support.environment import DESYNPUF
 
 
 def valid(rule: str, values: list) -> list[bool | None]:

@@ -54,6 +54,21 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(lines)
 
 
+def run_request(assets: dg.AssetsDefinition, instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
+    """Execute a sensor's run request the way the daemon would launch it."""
+    return dg.materialize([assets], instance=instance, partition_key=request.partition_key,
+                          selection=list(request.asset_selection), tags=dict(request.tags), raise_on_error=False)
+
+
+def requested_partitions(result) -> dict[str, set[str]]:  # noqa: ANN001 - an automation evaluation's result
+    """What an automation evaluation requested: 'layer/provider/table' -> partition keys."""
+    return {
+        "/".join(r.key.path): set(r.true_subset.expensively_compute_partition_keys())
+        for r in result.results
+        if r.true_subset.size
+    }
+
+
 def tick(defs: dg.Definitions, instance: dg.DagsterInstance, name: str, cursor: str | None):  # noqa: ANN201 - SensorExecutionData (not public)
     """Evaluate a sensor the way the daemon does, from a stored cursor, with the resources it declares."""
     resources = {"landing": defs.resources["landing"], "lake": defs.resources["lake"]}

@@ -74,6 +74,11 @@ class S3Server:
         ).create_bucket(Bucket=name)
         return name
 
+    def channel(self, bucket: str, prefix: str | None = None) -> dict:
+        """A spec's s3 channel on this server, naming the credential variables `s3_env` sets."""
+        return {"kind": "s3", "bucket": bucket, **({"prefix": prefix} if prefix is not None else {}),
+                "endpoint_url": self.endpoint_url, "access_key_env": "TEST_S3_KEY", "secret_key_env": "TEST_S3_SECRET"}
+
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
@@ -155,6 +160,12 @@ class SftpServer:
         (self.root / name).mkdir()
         return f"/{name}"
 
+    def channel(self, folder: str, auth: str) -> dict:
+        """A spec's sftp channel to `folder` on this server, by "password" or "key", naming the variables `sftp_env` sets."""
+        creds = {"password_env": "TEST_SFTP_PASSWORD"} if auth == "password" else {"key_path_env": "TEST_SFTP_KEY"}
+        return {"kind": "sftp", "host": "127.0.0.1", "port": self.port, "path": folder, "user_env": "TEST_SFTP_USER",
+                **creds, "known_hosts_env": "TEST_SFTP_KNOWN_HOSTS"}
+
 
 class _Auth(asyncssh.SSHServer):
     def begin_auth(self, username: str) -> bool:
@@ -234,6 +245,10 @@ class HttpApi:
         name = f"api-{uuid.uuid4().hex[:12]}"
         (self.root / name).mkdir()
         return f"{self.url}/{name}"
+
+    def channel(self, url: str, **options: object) -> dict:
+        """A spec's http channel for `url` (a folder on this API), naming the variable `http_env` sets."""
+        return {"kind": "http", "url": url, "token_env": "TEST_HTTP_TOKEN", **options}
 
 
 def _handler(api: HttpApi) -> type[BaseHTTPRequestHandler]:

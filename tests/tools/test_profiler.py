@@ -10,10 +10,9 @@ import yaml
 from carelake.tools.cli import main
 from carelake.tools.profiling.profiler import format_report, profile_file
 from platform_assets.assembly import build_definitions
-from tests.support.environment import SHARED_DATA
+from tests.support.environment import DESYNPUF
 from tests.support.runs import failure_message, materialize
 
-DESYNPUF = SHARED_DATA / "desynpuf"
 BENEFICIARY_2008 = DESYNPUF / "DE1_0_2008_Beneficiary_Summary_File_Sample_0.csv"
 INPATIENT = DESYNPUF / "DE1_0_2008_to_2010_Inpatient_Claims_Sample_0.csv"
 
