@@ -29,6 +29,19 @@ def requested(data) -> list[tuple[str, str]]:  # noqa: ANN001
     return sorted(("/".join(r.asset_selection[0].path[1:]), r.partition_key) for r in data.run_requests)
 
 
+def land(assets: dg.AssetsDefinition, instance: dg.DagsterInstance, data) -> None:  # noqa: ANN001 - a tick's SensorExecutionData
+    """Land every partition a tick requested (the landed layer only)."""
+    for request in data.run_requests:
+        assert materialize(assets, instance, partition=request.partition_key, layers=("landed",)).success
+
+
+@pytest.fixture
+def claims(settings):  # noqa: ANN001, ANN201
+    """acme_health/claims from the repository's sources: (definitions, assets, spec, a seed-1 simulator)."""
+    defs, assets = feed_def(settings, "acme_health", "claims")
+    return defs, assets, feed_spec(settings, "acme_health/claims"), Simulator(settings.landing_root, seed=1)
+
+
 def test_one_arrival_sensor_per_channel_kind(settings, s3_server, s3_env):
     use_channel(settings, "bluepeak_payer/claims", {"kind": "s3", "bucket": "b-unused", "endpoint_url": s3_server.endpoint_url})
     defs, _ = feed_def(settings, "acme_health", "claims")
@@ -37,15 +50,12 @@ def test_one_arrival_sensor_per_channel_kind(settings, s3_server, s3_env):
     assert defs.resolve_sensor_def("arrivals_local").default_status is dg.DefaultSensorStatus.RUNNING
 
 
-def test_the_cursor_survives_a_restart_so_each_delivery_is_requested_once(settings, instance):
-    defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = feed_spec(settings, "acme_health/claims")
-    sim = Simulator(settings.landing_root, seed=1)
+def test_the_cursor_survives_a_restart_so_each_delivery_is_requested_once(settings, instance, claims):
+    defs, assets, spec, sim = claims
     sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 4))
     first = tick(defs, instance, "arrivals_local", None)
     assert requested(first) == [("acme_health/claims", f"2026-10-0{d}") for d in (1, 2, 3)]
-    for request in first.run_requests:
-        assert materialize(assets, instance, partition=request.partition_key, layers=("landed",)).success
+    land(assets, instance, first)
 
     # The sensor is stopped; deliveries keep arriving: two new days and a changed re-delivery of day 1.
     sim.simulate(spec, dt.date(2026, 10, 4), dt.date(2026, 10, 6))
@@ -127,10 +137,8 @@ def test_adhoc_deliveries_register_a_dynamic_partition_each_and_materialize(sett
     assert instance.get_latest_materialization_event(asset_key("transformed", feed_spec(settings, "histco/history"))) is not None
 
 
-def test_a_changed_redelivery_of_an_old_window_reruns_downstream_and_an_identical_one_does_nothing(settings, instance):
-    defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = feed_spec(settings, "acme_health/claims")
-    sim = Simulator(settings.landing_root, seed=1)
+def test_a_changed_redelivery_of_an_old_window_reruns_downstream_and_an_identical_one_does_nothing(settings, instance, claims):
+    defs, assets, spec, sim = claims
     old_window = (dt.date(2026, 10, 1), dt.date(2026, 10, 2))
     sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3))
     first = tick(defs, instance, "arrivals_local", None)
@@ -169,10 +177,8 @@ def window(day: int) -> tuple[dt.date, dt.date]:
     return dt.date(2026, 10, day), dt.date(2026, 10, day + 1)
 
 
-def test_a_file_delivered_with_an_old_mtime_is_requested_once_and_lands(settings, instance):
-    defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = feed_spec(settings, "acme_health/claims")
-    sim = Simulator(settings.landing_root, seed=1)
+def test_a_file_delivered_with_an_old_mtime_is_requested_once_and_lands(settings, instance, claims):
+    defs, assets, spec, sim = claims
     sim.simulate(spec, dt.date(2026, 10, 1), dt.date(2026, 10, 3))
     first = tick(defs, instance, "arrivals_local", None)
     assert requested(first) == [("acme_health/claims", "2026-10-01"), ("acme_health/claims", "2026-10-02")]
@@ -191,16 +197,13 @@ def test_a_file_delivered_with_an_old_mtime_is_requested_once_and_lands(settings
     assert lake_raw.height == moved_in.rows
 
 
-def test_an_old_file_that_landed_is_not_requested_again_but_a_changed_one_is(settings, instance, tmp_path):
-    defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = feed_spec(settings, "acme_health/claims")
-    sim = Simulator(settings.landing_root, seed=1)
+def test_an_old_file_that_landed_is_not_requested_again_but_a_changed_one_is(settings, instance, claims, tmp_path):
+    defs, assets, spec, sim = claims
     old = sim.deliver(spec, window(1))
     set_mtime(old.path, days_ago(3))
     sim.deliver(spec, window(2))
     first = tick(defs, instance, "arrivals_local", None)
-    for request in first.run_requests:
-        assert materialize(assets, instance, partition=request.partition_key, layers=("landed",)).success
+    land(assets, instance, first)
 
     # Archived by the provider, then put back unchanged (same size and mtime: the fingerprint that landed).
     shutil.move(old.path, tmp_path / old.name)
@@ -217,18 +220,15 @@ def test_an_old_file_that_landed_is_not_requested_again_but_a_changed_one_is(set
     assert requested(tick(defs, instance, "arrivals_local", again.cursor)) == []
 
 
-def test_a_file_removed_from_the_channel_requests_nothing_and_the_next_tick_is_fast(settings, instance):
-    defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = feed_spec(settings, "acme_health/claims")
-    sim = Simulator(settings.landing_root, seed=1)
+def test_a_file_removed_from_the_channel_requests_nothing_and_the_next_tick_is_fast(settings, instance, claims):
+    defs, assets, spec, sim = claims
     archived, kept = sim.deliver(spec, window(1)), sim.deliver(spec, window(2))
     for delivery, age in ((archived, 3), (kept, 2)):
         set_mtime(delivery.path, days_ago(age))
     sim.deliver(spec, window(3))
     first = tick(defs, instance, "arrivals_local", None)
     assert len(first.run_requests) == 3
-    for request in first.run_requests:
-        assert materialize(assets, instance, partition=request.partition_key, layers=("landed",)).success
+    land(assets, instance, first)
     assert next_tick_is_fast(settings, spec, first.cursor)
 
     archived.path.unlink()  # the provider's SFTP archives files after pickup
@@ -241,15 +241,12 @@ def test_a_file_removed_from_the_channel_requests_nothing_and_the_next_tick_is_f
     assert evaluate_arrivals(context, [spec], channels, dt.datetime.now(dt.UTC)).run_requests == []
 
 
-def test_a_version_2_cursor_is_migrated_and_its_first_tick_finds_what_it_missed(settings, instance):
-    defs, assets = feed_def(settings, "acme_health", "claims")
-    spec = feed_spec(settings, "acme_health/claims")
-    sim = Simulator(settings.landing_root, seed=1)
+def test_a_version_2_cursor_is_migrated_and_its_first_tick_finds_what_it_missed(settings, instance, claims):
+    defs, assets, spec, sim = claims
     set_mtime(sim.deliver(spec, window(1)).path, days_ago(4))
     sim.deliver(spec, window(2))
     first = tick(defs, instance, "arrivals_local", None)
-    for request in first.run_requests:
-        assert materialize(assets, instance, partition=request.partition_key, layers=("landed",)).success
+    land(assets, instance, first)
     # What version 2 stored: watermark, recent files and pending ones, no digest of the older files.
     feeds = json.loads(first.cursor)["feeds"]
     v2 = json.dumps({"v": 2, "feeds": {k: {"w": s["w"], "r": s["r"], "p": s["p"]} for k, s in feeds.items()}})
