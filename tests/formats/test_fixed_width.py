@@ -18,6 +18,18 @@ columns:
 """
 
 
+def by_widths(amount: str):  # noqa: ANN201 - a SourceSpec
+    """A layout by widths in order: MEMBER (6), SVC_DT (8), then AMOUNT as `amount` declares it."""
+    return spec_of(f"""
+        format:
+          kind: fixed_width
+          fields:
+            - {{name: MEMBER, length: 6}}
+            - {{name: SVC_DT, length: 8}}
+            - {{name: AMOUNT, {amount}}}
+    """, COLUMNS)
+
+
 def test_fields_by_start_and_length_with_an_implied_decimal_picture(tmp_path):
     spec = spec_of("""
         format:
@@ -35,27 +47,13 @@ def test_fields_by_start_and_length_with_an_implied_decimal_picture(tmp_path):
 
 
 def test_fields_by_widths_in_order_and_trailing_signs(tmp_path):
-    spec = spec_of("""
-        format:
-          kind: fixed_width
-          fields:
-            - {name: MEMBER, length: 6}
-            - {name: SVC_DT, length: 8}
-            - {name: AMOUNT, length: 6, picture: "S9(3)V99"}
-    """, COLUMNS)
+    spec = by_widths('length: 6, picture: "S9(3)V99"')
     raw, _, _ = ingest_file(tmp_path, spec, "feed_20250302.dat", "M000012025030201234-\nM0000220250302 0500+\n")
     assert raw["AMOUNT"].to_list() == [Decimal("-12.34"), Decimal("5.00")]
 
 
 def test_leading_signs(tmp_path):
-    spec = spec_of("""
-        format:
-          kind: fixed_width
-          fields:
-            - {name: MEMBER, length: 6}
-            - {name: SVC_DT, length: 8}
-            - {name: AMOUNT, length: 6, implied_decimals: 2, sign: leading}
-    """, COLUMNS)
+    spec = by_widths('length: 6, implied_decimals: 2, sign: leading')
     raw, _, _ = ingest_file(tmp_path, spec, "feed_20250302.dat", "M0000120250302-01234\n")
     assert raw["AMOUNT"].to_list() == [Decimal("-12.34")]
 
@@ -81,14 +79,7 @@ def test_header_and_trailer_records_are_skipped_and_unknown_types_quarantined(tm
 
 
 def test_non_numeric_text_in_an_implied_decimal_field_is_quarantined_with_its_raw_value(tmp_path):
-    spec = spec_of("""
-        format:
-          kind: fixed_width
-          fields:
-            - {name: MEMBER, length: 6}
-            - {name: SVC_DT, length: 8}
-            - {name: AMOUNT, length: 5, picture: "999V99"}
-    """, COLUMNS)
+    spec = by_widths('length: 5, picture: "999V99"')
     _, quarantine, _ = ingest_file(tmp_path, spec, "feed_20250302.dat", "M0000120250302 12AB\n")
     assert quarantine.select("column", "rule", "value").rows() == [("AMOUNT", "type", "12AB")]
 
@@ -102,9 +93,7 @@ def test_a_layout_must_position_every_declared_column():
 
 def test_a_bad_picture_is_a_spec_error():
     with pytest.raises(ValueError, match="not a numeric COBOL picture"):
-        spec_of("""
-            format: {kind: fixed_width, fields: [{name: MEMBER, length: 6}, {name: SVC_DT, length: 8}, {name: AMOUNT, length: 5, picture: "X(5)"}]}
-        """, COLUMNS)
+        by_widths('length: 5, picture: "X(5)"')
 
 
 def test_a_typo_in_a_layout_is_reported_with_the_file_the_field_and_the_allowed_keys(settings):
