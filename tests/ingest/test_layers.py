@@ -13,7 +13,7 @@ import pytest
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
 from tests.support.deliveries import deliver
-from tests.support.runs import failure_message, feed_def, materialize
+from tests.support.runs import failure_message, feed_def, materialize, materialize_range
 from tests.support.specs import feed_yaml, write_spec
 
 CLAIMS = feed_yaml("claims_{date:%Y%m%d}.csv", start="2025-03-01", description="Test claims.") + """\
@@ -170,10 +170,7 @@ def test_a_partition_range_runs_as_one_run_and_writes_each_partition(settings, i
         rows = "".join(f"C{day}{i},M{i},202503{day:02d},1.00,1\n" for i in range(n))
         deliver(settings, "testco", f"claims_202503{day:02d}.csv", "CLAIM,MEMBER,SVC_DT,AMOUNT,UNITS\n" + rows)
     _, assets = feed_def(settings, "testco", "claims")
-    result = materialize(
-        assets, instance,
-        tags={"dagster/asset_partition_range_start": "2025-03-02", "dagster/asset_partition_range_end": "2025-03-04"},
-    )
+    result = materialize_range(assets, instance, "2025-03-02", "2025-03-04")
     assert result.success, failure_message(result)
     counts = dict(table(DeltaLake(root=settings.lake_root), "transformed").group_by("_partition").len().rows())
     assert counts == {"2025-03-02": 3, "2025-03-03": 1, "2025-03-04": 2}
@@ -218,10 +215,7 @@ def test_a_spec_type_change_needs_every_partition_rewritten_and_an_added_column_
     assert "1 other partition(s) (e.g. 2025-03-02)" in message and "single run" in message
     assert table(lake, "raw")["UNITS"].to_list() == [7, 7]  # untouched, and still readable as one table
 
-    result = materialize(
-        assets, instance,
-        tags={"dagster/asset_partition_range_start": "2025-03-02", "dagster/asset_partition_range_end": "2025-03-03"},
-    )
+    result = materialize_range(assets, instance, "2025-03-02", "2025-03-03")
     assert result.success, failure_message(result)
     assert table(lake, "raw")["UNITS"].to_list() == ["7", "7"]
 

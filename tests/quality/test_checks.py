@@ -10,7 +10,7 @@ import pytest
 from carelake.spec.loading import SpecError
 from platform_assets.assembly import build_definitions
 from tests.support.deliveries import deliver
-from tests.support.runs import failure_message, materialize
+from tests.support.runs import failure_message, materialize, materialize_range
 from tests.support.specs import feed_yaml, write_spec
 
 DAY1, DAY2 = "2026-03-01", "2026-03-02"
@@ -206,10 +206,7 @@ def test_references_match_ids_across_column_types(tmp_path):
 
 
 def test_a_range_run_attributes_failing_rows_to_each_partition(claims, instance):
-    result = materialize(
-        claims, instance, partition=None,
-        tags={"dagster/asset_partition_range_start": DAY1, "dagster/asset_partition_range_end": DAY2},
-    )
+    result = materialize_range(claims, instance, DAY1, DAY2)
     assert result.success, failure_message(result)
     checks = evaluations(result)
     assert checks["npi_NPI"].metadata["failing_rows_by_partition"].value == {DAY1: 0, DAY2: 1}

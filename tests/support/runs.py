@@ -34,12 +34,9 @@ def materialize(
 
 def materialize_range(assets: dg.AssetsDefinition, instance: dg.DagsterInstance, first: str, last: str,
                       layers: tuple[str, ...] = ("landed", "raw", "transformed")) -> dg.ExecuteInProcessResult:
-    provider, table = next(iter(assets.keys)).path[1:]
-    return dg.materialize(
-        [assets], instance=instance, raise_on_error=False,
-        selection=dg.AssetSelection.assets(*[[layer, provider, table] for layer in layers]),
-        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
-    )
+    """The same for the partitions from `first` to `last` in one run, as a single-run backfill launches it."""
+    range_tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    return materialize(assets, instance, layers=layers, tags=range_tags)
 
 
 def failure_message(result: dg.ExecuteInProcessResult) -> str:
