@@ -11,7 +11,14 @@ from carelake.tools.simulation import Simulator
 from platform_assets.partitions import partitions_for
 from resources.channels import Channels
 from resources.lake import DeltaLake
-from tests.support.runs import failure_message, feed_def, layer_counts, materialize_range, run_request, tick
+from tests.support.runs import (
+    failure_message,
+    feed_def,
+    layer_counts,
+    materialize_range,
+    run_request,
+    tick,
+)
 from tests.support.specs import feed_spec, use_channel
 
 FEEDS = ["acme_health/members", "acme_health/claims", "bluepeak_payer/members", "bluepeak_payer/claims"]

@@ -7,8 +7,7 @@ import datetime as dt
 
 from carelake.spec.windows import expected_delivery
 from carelake.tools.simulation import Fault, FaultRates, Simulator
-from tests.support.runs import feed_def
-from tests.support.runs import materialize_range, tick
+from tests.support.runs import feed_def, materialize_range, tick
 from tests.support.specs import feed_spec
 
 

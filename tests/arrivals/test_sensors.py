@@ -10,11 +10,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from platform_assets.feeds import asset_key
 from carelake.settings import Settings
 from carelake.spec import SourceSpec
 from carelake.spec.patterns import compile_pattern
 from carelake.tools.simulation import Fault, FaultRates, Simulator
+from platform_assets.feeds import asset_key
 from resources.channels import Channels
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection

@@ -10,8 +10,8 @@ import pytest
 
 from carelake.spec.loading import SpecError
 from platform_assets.assembly import build_definitions
-from tests.support.specs import write_spec
 from tests.support.runs import tick
+from tests.support.specs import write_spec
 
 
 def test_a_broken_spec_leaves_the_other_feeds_loadable_and_its_error_in_sight(settings, instance):

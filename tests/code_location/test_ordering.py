@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import datetime as dt
+import re
 
 import dagster as dg
 import pytest
@@ -13,7 +12,13 @@ from carelake.spec.loading import SpecError
 from platform_assets.assembly import build_definitions
 from tests.support.deliveries import deliver
 from tests.support.runs import failure_message, materialize, requested_partitions
-from tests.support.specs import YESTERDAY, claims_feed, feed_yaml, members_feed, write_spec
+from tests.support.specs import (
+    YESTERDAY,
+    claims_feed,
+    feed_yaml,
+    members_feed,
+    write_spec,
+)
 
 PARTITION = YESTERDAY.isoformat()
 

@@ -6,27 +6,20 @@ from __future__ import annotations
 import datetime as dt
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus,
+)
 
 from carelake.tools.simulation import Simulator
 from platform_assets.feeds import asset_key
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
 from tests.support.deliveries import deliver
-from tests.support.runs import failure_message, feed_def, materialize
-from tests.support.specs import write_spec
-from tests.support.runs import materialize_range
-from tests.support.specs import feed_spec
+from tests.support.runs import failure_message, feed_def, materialize, materialize_range
+from tests.support.specs import feed_spec, feed_yaml, write_spec
 
 OCTOBER = [f"2026-10-0{d}" for d in (1, 2, 3)]
-STATES = """
-description: Test claims with a blocking state rule.
-owners: [team:qa]
-cadence: daily
-start_date: 2026-10-01
-delivery:
-  channel: {kind: local, path: testco}
-  file_pattern: "claims_{date:%Y%m%d}.csv"
+STATES = feed_yaml("claims_{date:%Y%m%d}.csv", start="2026-10-01", description="Test claims with a blocking state rule.") + """\
 columns:
   - {name: CLAIM, type: string, nullable: false}
   - {name: STATE, type: string}

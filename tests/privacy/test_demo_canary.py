@@ -54,13 +54,8 @@ def files_holding(folder: Path, values: set[str]) -> dict[str, list[str]]:
     return found
 
 
-def test_no_delivered_phi_value_leaves_raw(tmp_path, monkeypatch, capsys):
-    home = tmp_path / "carelake"
-    (home / "dagster_home").mkdir(parents=True)
-    monkeypatch.setenv("CARELAKE_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
-    monkeypatch.delenv("CARELAKE_LAKE_ROOT", raising=False)
-    monkeypatch.delenv("CARELAKE_LANDING_ROOT", raising=False)
+def test_no_delivered_phi_value_leaves_raw(demo_home, capsys):
+    home = demo_home
     assert main(["demo", "--month", "2026-10-01", "--fault-rate", "0.05"]) == 0
     printed = capsys.readouterr()
 

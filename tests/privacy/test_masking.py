@@ -19,8 +19,7 @@ from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
 from tests.support.deliveries import deliver
 from tests.support.runs import failure_message, feed_def, materialize
-from tests.support.specs import write_spec
-from tests.support.specs import spec_of
+from tests.support.specs import feed_yaml, spec_of, write_spec
 
 KEY = Tokens(b"test-key", 1, frozenset({"036", "102"}))
 
@@ -83,14 +82,7 @@ def test_safe_harbor_overrides_a_weaker_annotation():
     assert spec.masking_of(spec.columns[0]).value == "redact"
 
 
-MEMBERS = """
-description: Test members.
-owners: [team:qa]
-cadence: daily
-start_date: 2026-03-01
-delivery:
-  channel: {kind: local, path: testco}
-  file_pattern: "members_{date:%Y%m%d}.csv"
+MEMBERS = feed_yaml("members_{date:%Y%m%d}.csv", start="2026-03-01", description="Test members.") + """\
 columns:
   - {name: MBR, phi: member_id, target: member_id}
   - {name: NAME, phi: name}

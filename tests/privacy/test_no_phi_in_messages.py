@@ -11,17 +11,10 @@ from carelake.errors import without_values
 from platform_assets.feeds import value_free
 from tests.support.deliveries import deliver
 from tests.support.runs import failure_message, feed_def, materialize
-from tests.support.specs import write_spec
+from tests.support.specs import feed_yaml, write_spec
 
 CANARIES = ("Jane Q Public", "19800101", "555-12-3456")
-SPEC = """
-description: Test members.
-owners: [team:qa]
-cadence: daily
-start_date: 2026-03-01
-delivery:
-  channel: {kind: local, path: testco}
-  file_pattern: "members_{date:%Y%m%d}.csv"
+SPEC = feed_yaml("members_{date:%Y%m%d}.csv", start="2026-03-01", description="Test members.") + """\
 columns:
   - {name: NAME, phi: name}
   - {name: DOB, type: date, input_format: "%Y%m%d", phi: birth_date}

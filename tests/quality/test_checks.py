@@ -186,9 +186,9 @@ def test_rule_mistakes_are_caught_at_load_time_with_the_file(settings, rule, mes
 
 
 def test_references_match_ids_across_column_types(tmp_path):
-    import polars as pl
-
     from types import SimpleNamespace
+
+    import polars as pl
 
     from carelake.quality.registry import build_rule
     from carelake.spec import References

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
+from carelake.settings import PROJECT_ROOT
 from carelake.spec import Priority
 from carelake.spec.loading import SpecError, load_platform, load_specs
-from carelake.settings import PROJECT_ROOT
 
 REPO_SOURCES = PROJECT_ROOT / "sources"
 

@@ -13,6 +13,7 @@ from platform_assets.assembly import build_definitions
 from tests.support.environment import REPO_SOURCES
 from tests.support.specs import feed_yaml, write_spec
 
+
 def members(cadence: str, pattern: str) -> str:
     """testco/members with one column, by cadence and file pattern."""
     return feed_yaml(pattern, start="2025-01-01", cadence=cadence, description="Test members.") + """\

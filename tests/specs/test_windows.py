@@ -8,7 +8,13 @@ import datetime as dt
 import pytest
 
 from carelake.spec import Cadence
-from carelake.spec.windows import first_window_start, keys_between, previous_key, window_of, window_start
+from carelake.spec.windows import (
+    first_window_start,
+    keys_between,
+    previous_key,
+    window_of,
+    window_start,
+)
 from platform_assets.partitions import partitions_for
 from tests.support.specs import spec_of
 

@@ -28,3 +28,16 @@ def instance(tmp_path: Path):
     home.mkdir()
     with dg.instance_for_test(temp_dir=str(home)) as inst:
         yield inst
+
+
+@pytest.fixture
+def demo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty CARELAKE_HOME with its Dagster home, as `make demo` starts from; the lake and landing
+    folder default under it."""
+    home = tmp_path / "carelake"
+    (home / "dagster_home").mkdir(parents=True)
+    monkeypatch.setenv("CARELAKE_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
+    monkeypatch.delenv("CARELAKE_LAKE_ROOT", raising=False)
+    monkeypatch.delenv("CARELAKE_LANDING_ROOT", raising=False)
+    return home

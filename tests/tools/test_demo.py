@@ -7,13 +7,8 @@ from carelake.tools.cli import main
 from tests.support.environment import REPO_SOURCES
 
 
-def test_the_demo_materializes_a_month_of_every_sample_feed(tmp_path, monkeypatch, capsys):
-    home = tmp_path / "carelake"
-    (home / "dagster_home").mkdir(parents=True)
-    monkeypatch.setenv("CARELAKE_HOME", str(home))
-    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster_home"))
-    monkeypatch.delenv("CARELAKE_LAKE_ROOT", raising=False)
-    monkeypatch.delenv("CARELAKE_LANDING_ROOT", raising=False)
+def test_the_demo_materializes_a_month_of_every_sample_feed(demo_home, capsys):
+    home = demo_home
 
     assert main(["demo", "--month", "2026-10-01", "--fault-rate", "0.02"]) == 0
 

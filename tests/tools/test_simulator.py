@@ -9,12 +9,18 @@ import polars as pl
 import pytest
 
 from carelake.names import QUARANTINE, table_key
-from platform_assets.feeds import asset_key
 from carelake.tools.simulation import Fault, FaultRates, Simulator, npi_check_digit
 from carelake.tools.simulation.writers import writer_for
+from platform_assets.feeds import asset_key
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
-from tests.support.runs import failure_message, feed_def, layer_counts, materialize, materialize_range
+from tests.support.runs import (
+    failure_message,
+    feed_def,
+    layer_counts,
+    materialize,
+    materialize_range,
+)
 from tests.support.specs import feed_spec
 
 OCT = (dt.date(2026, 10, 1), dt.date(2026, 11, 1))

@@ -13,8 +13,8 @@ from decimal import Decimal
 import pytest
 
 from carelake.names import QUARANTINE, table_key
-from platform_assets.feeds import asset_key
 from carelake.tools.simulation import Fault, FaultRates, Simulator
+from platform_assets.feeds import asset_key
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
 from tests.support.runs import failure_message, feed_def, layer_counts, materialize

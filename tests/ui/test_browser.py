@@ -19,8 +19,8 @@ from dagster._core.execution.backfill import BulkActionStatus
 
 from carelake.settings import PROJECT_ROOT
 from carelake.spec.loading import load_specs
-from tests.support.servers import free_port
 from tests.support.environment import IN_CI
+from tests.support.servers import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As the machine notes say: without the background-networking flags Chromium dials out and is refused.
