@@ -6,6 +6,10 @@ predicate), so re-running a partition is idempotent and a crash leaves the table
 Reads select rows by the same predicate, which is what makes every edge correct: same cadence,
 a coarser downstream (daily rows inside a monthly window), an unpartitioned downstream (all
 rows), and a range of partitions in one run.
+
+Concurrent writers are safe (see `resources/delta_files.py`): a table is created atomically, a
+write of other partitions never conflicts, and a race for the same partitions ends with exactly
+one writer's rows (the loser is retried with backoff, then fails with `LakeWriteConflict`).
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from pydantic import Field
 from carelake.names import PARTITION_COLUMN
 from carelake.spec.windows import KEY_FORMAT
 from resources.delta_files import (
+    CommitRetries,
     LakeWriteConflict,
     PartitionOverwrite,
     SchemaChangeRefused,
+    committed,
+    create_table,
     delta_errors,
     schema_evolution,
 )
@@ -57,18 +64,40 @@ def selection_of(partitions_def: dg.PartitionsDefinition, keys: list[str]) -> Pa
     return PartitionSelection.of_keys(keys)
 
 
+_S3_COMMIT_GUARDS = {"conditional_put", "aws_conditional_put", "aws_s3_locking_provider", "locking_provider"}
+
+
 class DeltaLake(dg.ConfigurableResource):
     """Delta tables and landed files under `root` (a folder path, or later an s3:// URI)."""
 
     root: str = Field(description="lake root folder or URI")
     storage_options: dict[str, str] = Field(default_factory=dict, description="delta-rs storage options")
+    commit_retries: int = Field(
+        default=5, ge=0, description="retries of a commit that lost a race to another run writing the same partitions"
+    )
+    commit_backoff_seconds: float = Field(
+        default=0.25, gt=0, description="first retry delay; doubled per retry (jittered, at most 8 s)"
+    )
+
+    @property
+    def _options(self) -> dict[str, str] | None:
+        options = dict(self.storage_options)
+        if self.root.startswith(("s3://", "s3a://")) and not {k.lower() for k in options} & _S3_COMMIT_GUARDS:
+            # A log version must be put-if-absent for concurrent writers (two creators of version 0 both
+            # "succeed" otherwise): S3 (since 2024) and S3-compatible servers do conditional PUTs.
+            options["conditional_put"] = "etag"
+        return options or None
+
+    @property
+    def _retries(self) -> CommitRetries:
+        return CommitRetries(retries=self.commit_retries, base_seconds=self.commit_backoff_seconds)
 
     def table_uri(self, key: dg.AssetKey | Sequence[str]) -> str:
         path = key.path if isinstance(key, dg.AssetKey) else list(key)
         return "/".join([self.root.rstrip("/"), *path])
 
     def exists(self, key: dg.AssetKey | Sequence[str]) -> bool:
-        return DeltaTable.is_deltatable(self.table_uri(key), storage_options=self.storage_options or None)
+        return DeltaTable.is_deltatable(self.table_uri(key), storage_options=self._options)
 
     def replace(self, key: dg.AssetKey | Sequence[str], data: pl.DataFrame | pa.Table, selection: PartitionSelection) -> int:
         """Atomically replace the selected partitions of a table with `data`; returns rows written.
@@ -85,9 +114,11 @@ class DeltaLake(dg.ConfigurableResource):
                 f"{self.table_uri(key)}: {outside} rows have a {PARTITION_COLUMN} outside {selection}; "
                 "the writer must only produce rows for the partitions it was asked for"
             )
-        table, uri, options = frame.to_arrow(), self.table_uri(key), self.storage_options or None
-        schema_mode = schema_evolution(uri, table.schema, PARTITION_COLUMN, selection.contains, str(selection), options)
-        with delta_errors(uri, str(selection)):
+        table, uri, options, described = frame.to_arrow(), self.table_uri(key), self._options, str(selection)
+
+        def attempt() -> None:
+            # The schema policy of the latest version, checked again on every retry.
+            schema_mode = schema_evolution(uri, table.schema, PARTITION_COLUMN, selection.contains, described, options)
             write_deltalake(
                 uri,
                 table,
@@ -98,6 +129,12 @@ class DeltaLake(dg.ConfigurableResource):
                 partition_by=[PARTITION_COLUMN],
                 storage_options=options,
             )
+
+        with delta_errors(uri, described):
+            # Created on its own, atomically: a predicate write then conflicts with a concurrent write of the
+            # same partitions (retried; the data is written again) and is rebased over other partitions' writes.
+            create_table(uri, table.schema, PARTITION_COLUMN, options)
+            committed(attempt, self._retries, uri, described)
         return frame.height
 
     def replace_stream(
@@ -123,7 +160,7 @@ class DeltaLake(dg.ConfigurableResource):
         uri = self.table_uri(key)
         staged = PartitionOverwrite(
             uri, schema, PARTITION_COLUMN, filters=_partition_filters(selection), predicate=selection.predicate(),
-            allowed=selection.contains, described=str(selection), storage_options=self.storage_options or None,
+            allowed=selection.contains, described=str(selection), storage_options=self._options, retries=self._retries,
         )
         with staged:
             yield staged
@@ -133,7 +170,7 @@ class DeltaLake(dg.ConfigurableResource):
         uri = self.table_uri(key)
         if not self.exists(key):
             raise FileNotFoundError(f"{uri}: no Delta table yet; materialize it before reading it")
-        frame = pl.scan_delta(uri, storage_options=self.storage_options or None)
+        frame = pl.scan_delta(uri, storage_options=self._options)
         return frame if selection.is_everything else frame.filter(selection.expr())
 
     def read(self, key: dg.AssetKey | Sequence[str], selection: PartitionSelection) -> pl.DataFrame:
