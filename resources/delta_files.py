@@ -380,6 +380,13 @@ class PartitionOverwrite:
 
     def _commit_local(self, files: list[StagedFile]) -> None:
         """One commit of the staged files on the latest version, without delta-rs' retries."""
+        missing = [f.relative for f in files if not (self.root / f.relative).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{self.uri}: {len(missing)} staged file(s) of {self.described} disappeared before the commit (e.g. "
+                f"{missing[0]}); was the table vacuumed with a retention shorter than this write? Nothing was committed; "
+                "re-materialize the partitions"
+            )
         table = DeltaTable(self.uri)
         # The schema policy of the version this commits on. The transaction records `self.schema` as the
         # table's: the same, a superset ("merge"), or a new one while every partition is replaced ("overwrite").

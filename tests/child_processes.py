@@ -3,6 +3,9 @@ fork). Kept apart from the test modules so a child imports only what it runs."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import polars as pl
 
 from resources.lake import DeltaLake
@@ -44,3 +47,25 @@ def serve_writes(root: str, options: dict, barrier, inbox, outbox) -> None:  # n
             outbox.put((writer, None, ""))
         except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on anything unexpected
             outbox.put((writer, type(exc).__name__, str(exc)))
+
+
+def write_and_hang(root: str, path: list[str], ready) -> None:  # noqa: ANN001 - a multiprocessing Event
+    """A staged write of 1,000 rows of DAY that has written its files (100 rows each) and hangs before its commit."""
+    import resources.delta_files
+
+    resources.delta_files.ROWS_PER_FILE = 100
+    table = frame(DAY, "killed", 1_000).to_arrow()
+
+    def batches():  # noqa: ANN202
+        yield from table.to_batches(max_chunksize=100)
+        ready.set()
+        time.sleep(600)
+
+    with DeltaLake(root=root).overwrite(path, table.schema, day(DAY)) as staged:
+        staged.write(batches())
+        staged.commit()
+
+
+def store(root: str, source: str, folder: list[str]) -> None:
+    DeltaLake(root=root).store_file(Path(source), folder)
+
