@@ -1,5 +1,5 @@
-"""What the lake tests run in other processes (multiprocessing's spawn method: deltalake panics after
-fork). Kept apart from the test modules so a child imports only what it runs."""
+"""What the lake and dead-run tests run in other processes (multiprocessing's spawn method: deltalake
+panics after fork). Kept apart from the test modules so a child imports only what it runs."""
 
 from __future__ import annotations
 
@@ -69,3 +69,14 @@ def write_and_hang(root: str, path: list[str], ready) -> None:  # noqa: ANN001 -
 def store(root: str, source: str, folder: list[str]) -> None:
     DeltaLake(root=root).store_file(Path(source), folder)
 
+
+def run_stuck(home: str) -> None:
+    """A Dagster run executed in this process (as `dagster asset materialize` does), stuck in its step."""
+    import dagster as dg
+
+    @dg.asset
+    def stuck() -> None:
+        time.sleep(600)
+
+    with dg.DagsterInstance.from_config(home) as instance:
+        dg.materialize([stuck], instance=instance)
