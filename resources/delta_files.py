@@ -7,11 +7,34 @@ held memory growing with the input (1.7 GB at 1 GB of CSV, 2.3 GB at 2 GB); this
 and a polars sink writes in parallel without a Python round trip per batch.
 Local lake roots write in place; other roots stage the files locally and hand them to
 `write_deltalake` at commit.
+
+Concurrent writers (measured with two processes racing on one table, see tests/test_lake_concurrency.py):
+- A table is created on its own, schema only, by a commit of version 0 that is never retried
+  (`create_table`). delta-rs writes a log version with put-if-absent (a hard link on a local
+  filesystem, a conditional PUT on S3 with `conditional_put=etag`), so exactly one creator wins;
+  the others find the table and carry on. Left to itself, delta-rs retried a losing create at the
+  next version: the table was created twice and both runs' rows were kept (2x the rows, no error).
+- The staged commit (`create_write_transaction`) carries no read predicate, so delta-rs' conflict
+  checker let a second overwrite of the same (empty) partition through beside the first, and
+  raised "a concurrent transaction deleted data this operation read" for disjoint partitions.
+  It is therefore made without delta-rs' retries: it applies exactly to the version it read, and a
+  lost race is retried here (`committed`). A race lost to commits that touched none of this
+  write's partitions is rebased at once (disjoint partitions never conflict); a race lost to a
+  commit of the same partitions is retried on the new version, so the later writer's rows replace
+  the partition. Each retry re-checks the schema policy against the version it commits on and
+  recommits the same staged files; nothing is rewritten.
+- `write_deltalake` with a predicate (`DeltaLake.replace`, and the commit of remote roots) is
+  checked by delta-rs against that predicate: it rebases over other partitions' commits itself
+  and raises `CommitFailedError` on a commit of the same partitions, retried by `committed` (the
+  data is written again; the lost attempt's files are orphans for `vacuum`).
+- A conflict is retried with jittered exponential backoff a bounded number of times, then fails
+  with `LakeWriteConflict` naming the table, the partitions and the fix.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import tempfile
 import time
@@ -30,7 +53,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable, Schema, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.schema import PrimitiveType
-from deltalake.transaction import AddAction
+from deltalake.transaction import AddAction, CommitProperties
 
 from carelake.errors import without_values
 
@@ -39,7 +62,14 @@ COMPRESSION = "snappy"
 
 
 class LakeWriteConflict(RuntimeError):
-    """Another run replaced the same partitions at the same time; re-run this partition."""
+    """Other runs kept replacing the same partitions while this write was retried; nothing of it was committed."""
+
+
+def _conflict_fix(selected: str) -> str:
+    return (
+        f"Fix: let one run at a time materialize a feed's partition (the run queue's carelake/feed tag limit in "
+        f"dagster.yaml), then re-materialize {selected} if its rows must come from this run"
+    )
 
 
 @contextmanager
@@ -49,7 +79,8 @@ def delta_errors(uri: str, selected: str) -> Iterator[None]:
         yield
     except CommitFailedError as exc:
         raise LakeWriteConflict(
-            f"{uri}: another run committed to {selected} concurrently; re-materialize the partition once that run has finished"
+            f"{uri}: another run committed to {selected} concurrently and nothing of this write was committed. "
+            + _conflict_fix(selected)
         ) from exc
     except DeltaError as exc:
         # delta-rs previews offending rows and quotes values in its messages: they may hold PHI.
@@ -116,7 +147,7 @@ def _type_name(t: object) -> str:
 
 
 def schema_evolution(uri: str, new: pa.Schema, column: str, allowed: Callable[[str], bool], described: str,
-                     storage_options: dict[str, str] | None) -> str | None:
+                     storage_options: dict[str, str] | None, table: DeltaTable | None = None) -> str | None:
     """The delta-rs `schema_mode` a write of `new` to the `allowed` partitions needs, or a refusal.
 
     - None: a new table, or the table's schema unchanged.
@@ -125,10 +156,12 @@ def schema_evolution(uri: str, new: pa.Schema, column: str, allowed: Callable[[s
       rewritten (a full reload or a single-run backfill of the whole range).
     Otherwise the untouched partitions would keep files of the old schema and the table would no
     longer read as one, so the write is refused with what changed and what to do.
+    `table`: the version the write will commit on (default: the latest).
     """
-    if not DeltaTable.is_deltatable(uri, storage_options=storage_options):
-        return None
-    table = DeltaTable(uri, storage_options=storage_options)
+    if table is None:
+        if not DeltaTable.is_deltatable(uri, storage_options=storage_options):
+            return None
+        table = DeltaTable(uri, storage_options=storage_options)
     change = schema_change(table.schema(), new)
     if change is None:
         return None
@@ -143,6 +176,79 @@ def schema_evolution(uri: str, new: pa.Schema, column: str, allowed: Callable[[s
         "read as one. Either revert the spec change, or re-materialize every partition of the asset in one run "
         "(a backfill of the whole range as a single run), which rewrites them all with the new schema."
     )
+
+
+def create_table(uri: str, schema: pa.Schema, column: str, storage_options: dict[str, str] | None) -> None:
+    """Create the table (version 0: schema and partitioning, no rows) unless it exists; safe under racing creators.
+
+    The create is committed without retries: a creator that loses the put-if-absent of version 0
+    fails, finds the winner's table and leaves it as it is (a retried create would be committed
+    again at version 1, with the first writer's rows kept beside the second's).
+    """
+    if DeltaTable.is_deltatable(uri, storage_options=storage_options):
+        return
+    try:
+        DeltaTable.create(
+            uri, plain_types(schema), mode="error", partition_by=[column], storage_options=storage_options,
+            commit_properties=CommitProperties(max_commit_retries=0),
+        )
+    except DeltaError:
+        if not DeltaTable.is_deltatable(uri, storage_options=storage_options):
+            raise  # not a lost race: delta_errors reports it without rows
+
+
+@dataclass(frozen=True)
+class CommitRetries:
+    """How a commit that lost a race to a commit of the same partitions is retried: `retries` times,
+    after a jittered exponential backoff (half the delay fixed, half random, capped)."""
+
+    retries: int = 5
+    base_seconds: float = 0.25
+    max_seconds: float = 8.0
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.max_seconds, self.base_seconds * 2**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+# A commit that lost the version race to commits of other partitions only is rebased at once; this
+# bounds how often in a row (a few writers per table race at most; this is a livelock guard).
+MAX_REBASES = 100
+
+
+class Rebase(Exception):
+    """A commit lost the race for its version to commits that touched none of its partitions: commit again."""
+
+
+def committed(attempt: Callable[[], None], retries: CommitRetries, uri: str, described: str) -> int:
+    """Run `attempt` (one commit) until it commits; returns how many conflicts were retried.
+
+    `Rebase` is retried at once; `CommitFailedError` (a commit of the same partitions won) after a
+    backoff, `retries` times, then `LakeWriteConflict` names the table, the partitions and the fix.
+    """
+    conflicts = rebases = 0
+    started = time.monotonic()
+    while True:
+        try:
+            attempt()
+            return conflicts
+        except Rebase:
+            rebases += 1
+            if rebases > MAX_REBASES:
+                raise LakeWriteConflict(
+                    f"{uri}: {described} could not be committed: {rebases} commits in a row lost the race to other "
+                    "writers of this table. " + _conflict_fix(described)
+                ) from None
+            time.sleep(random.uniform(0, 0.02))
+        except CommitFailedError as exc:
+            if conflicts >= retries.retries:
+                raise LakeWriteConflict(
+                    f"{uri}: {described} could not be committed: other runs replaced the same partitions at the same "
+                    f"time, {conflicts + 1} attempts over {time.monotonic() - started:.1f}s. Nothing of this write was "
+                    "committed; the partitions hold the other run's rows. " + _conflict_fix(described)
+                ) from exc
+            time.sleep(retries.delay(conflicts))
+            conflicts += 1
 
 
 @dataclass(frozen=True)
@@ -170,10 +276,12 @@ class PartitionOverwrite:
     def __init__(
         self, uri: str, schema: pa.Schema, column: str, *, filters: list[tuple] | None, predicate: str,
         allowed: Callable[[str], bool], described: str, storage_options: dict[str, str] | None = None,
+        retries: CommitRetries = CommitRetries(),
     ):
         self.uri, self.column, self.filters, self.predicate = uri, column, filters, predicate
         self.allowed, self.described = allowed, described
-        self.storage_options = storage_options
+        self.storage_options, self.retries = storage_options, retries
+        self.conflicts_retried = 0
         self.schema = plain_types(schema)
         self.file_schema = pa.schema([f for f in self.schema if f.name != column])
         self.local = "://" not in uri
@@ -248,7 +356,12 @@ class PartitionOverwrite:
                 close(value)
 
     def commit(self) -> int:
-        """Replace the partitions matching `filters` with the files written; returns the rows committed."""
+        """Replace the partitions matching `filters` with the files written; returns the rows committed.
+
+        Safe under concurrent writers (see the module docstring): the table is created atomically if
+        it does not exist, and a commit that loses a race is retried on the new version with the
+        same files (`conflicts_retried` says how often a commit of the same partitions won).
+        """
         outside = sum(f.rows for f in self.files if not self.allowed(f.partition))
         if outside:
             raise OutsideSelection(
@@ -258,32 +371,57 @@ class PartitionOverwrite:
         files = [f for f in self.files if f.rows]
         for empty in (f for f in self.files if not f.rows):
             (self.root / empty.relative).unlink(missing_ok=True)
-        mode = schema_evolution(self.uri, self.schema, self.column, self.allowed, self.described, self.storage_options)
         with delta_errors(self.uri, self.described):
-            self._commit(files, mode)
+            create_table(self.uri, self.schema, self.column, self.storage_options)
+            attempt = (lambda: self._commit_local(files)) if self.local else (lambda: self._commit_remote(files))
+            self.conflicts_retried = committed(attempt, self.retries, self.uri, self.described)
         self._committed = True
         return sum(f.rows for f in files)
 
-    def _commit(self, files: list[StagedFile], schema_mode: str | None) -> None:
-        if self.local:
-            # The transaction records `self.schema` as the table's: the same, a superset ("merge"), or
-            # a new one while every existing partition is replaced ("overwrite"; see schema_evolution).
-            DeltaTable.create(self.uri, self.schema, partition_by=[self.column], mode="ignore")
-            now = int(time.time() * 1000)
-            actions = [
-                AddAction(
-                    path=f.relative, size=f.size, partition_values={self.column: f.partition}, modification_time=now,
-                    data_change=True, stats=json.dumps({"numRecords": f.rows}),
-                )
-                for f in files
-            ]
-            DeltaTable(self.uri).create_write_transaction(
-                actions, mode="overwrite", schema=self.schema, partition_by=[self.column], partition_filters=self.filters
+    def _commit_local(self, files: list[StagedFile]) -> None:
+        """One commit of the staged files on the latest version, without delta-rs' retries."""
+        missing = [f.relative for f in files if not (self.root / f.relative).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{self.uri}: {len(missing)} staged file(s) of {self.described} disappeared before the commit (e.g. "
+                f"{missing[0]}); was the table vacuumed with a retention shorter than this write? Nothing was committed; "
+                "re-materialize the partitions"
             )
-        else:
-            self._commit_remote(files, schema_mode)
+        table = DeltaTable(self.uri)
+        # The schema policy of the version this commits on. The transaction records `self.schema` as the
+        # table's: the same, a superset ("merge"), or a new one while every partition is replaced ("overwrite").
+        schema_evolution(self.uri, self.schema, self.column, self.allowed, self.described, None, table=table)
+        now = int(time.time() * 1000)
+        actions = [
+            AddAction(
+                path=f.relative, size=f.size, partition_values={self.column: f.partition}, modification_time=now,
+                data_change=True, stats=json.dumps({"numRecords": f.rows}),
+            )
+            for f in files
+        ]
+        try:
+            table.create_write_transaction(
+                actions, mode="overwrite", schema=self.schema, partition_by=[self.column], partition_filters=self.filters,
+                commit_properties=CommitProperties(max_commit_retries=0),
+            )
+        except CommitFailedError:
+            if self._untouched_since(table):
+                raise Rebase from None
+            raise
 
-    def _commit_remote(self, files: list[StagedFile], schema_mode: str | None) -> None:
+    def _untouched_since(self, read: DeltaTable) -> bool:
+        """Whether the latest version still has the files and schema `read` had in this write's partitions."""
+        latest = DeltaTable(self.uri)
+        return (
+            latest.schema().to_json() == read.schema().to_json()
+            and sorted(latest.file_uris(self.filters)) == sorted(read.file_uris(self.filters))
+        )
+
+    def _commit_remote(self, files: list[StagedFile]) -> None:
+        """One `write_deltalake` of the staged files: its predicate lets delta-rs rebase over commits of other
+        partitions and fail (`CommitFailedError`, retried by `committed`) on commits of the same ones."""
+        schema_mode = schema_evolution(self.uri, self.schema, self.column, self.allowed, self.described, self.storage_options)
+
         def batches() -> Iterable[pa.RecordBatch]:
             for f in files:
                 for batch in ds.dataset(self.root / f.relative, schema=self.file_schema).to_batches():

@@ -54,6 +54,7 @@ def run_landed(
     channel = spec.delivery.channel
     delivered = [f for f in landing.list(channel).files if pattern.match(f.name)]
     landed = table_key(LANDED, spec)
+    lake.remove_partial_copies([*landed, "_files"])  # what a killed run's copies left behind
     manifest = lake.read(landed, selection) if lake.exists(landed) else pl.DataFrame(schema=LANDED_SCHEMA)
     manifest = manifest.with_columns(
         [pl.lit(None, dtype).alias(name) for name, dtype in LANDED_SCHEMA.items() if name not in manifest.columns]

@@ -167,7 +167,8 @@ def test_a_backfill_from_the_ui_re_materializes_exactly_its_transformed_partitio
     new = _wait(automated, 240, "automation to re-materialize the backfilled partitions' transformed partitions")
     assert sorted(r.partition_key for r in new) == BACKFILL, "exactly the backfilled partitions, once each"
     for record in new:
-        run = instance.get_run_by_id(record.run_id)
+        # The materialization is logged before its run finishes: wait for the run's end.
+        run = _wait(lambda r=record: (run := instance.get_run_by_id(r.run_id)).is_finished and run, 120, "the automation run to finish")
         assert "dagster/asset_evaluation_id" in run.tags, "launched by automation"
         assert run.status == dg.DagsterRunStatus.SUCCESS and run.tags.get("dagster/backfill") != backfill.backfill_id
     # Nothing else was asked for: the demo's files, already landed, are not requested again by the arrival sensors.
