@@ -1,0 +1,168 @@
+"""Hostile values and positions (the data-safety issue, items 5-12): each is quarantined with a
+reason, kept exact, or fails the file with a DeliveryError naming the file, the line and the fix;
+never silently coerced. No error text or quarantine reason carries a delivered value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from tests.ingest_support import ingest_file, spec_of
+
+NAME = "feed_20250302.csv"
+
+
+def one_column(kind: str, extra: str = "", fmt: str = "{kind: csv}") -> object:
+    return spec_of(f"format: {fmt}\n", f"columns:\n  - {{name: ID}}\n  - {{name: V, type: {kind}{extra}}}\n")
+
+
+def read(tmp_path, spec, values: list[str], name: str = NAME):
+    content = "ID,V\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values, start=1))
+    return ingest_file(tmp_path, spec, name, content)
+
+
+def assert_no_values(texts, values) -> None:
+    """No reason / error text contains a delivered value (PHI): only positions and kinds."""
+    for text in texts:
+        for value in values:
+            if len(value.strip()) > 2:
+                assert value.strip() not in text, (value, text)
+
+
+# ---- 5. dates ---------------------------------------------------------------------------------
+
+
+def test_dates_need_every_field_at_full_width_and_no_sign(tmp_path):
+    bad = ["2024023", "2024111", "+20240101", "-2024010", "202401011", " 2024011", "2024-01-01"]
+    raw, quarantine, _ = read(tmp_path, one_column("date", ", input_format: '%Y%m%d'"), ["20240101", *bad])
+    assert raw["V"].to_list() == [dt.date(2024, 1, 1)]
+    assert quarantine.select("column", "rule").rows() == [("V", "type")] * len(bad)
+    assert quarantine["value"].to_list() == [v.strip() for v in bad]  # the raw value (trimmed) is kept in quarantine
+    assert quarantine["reason"][0] == "V: expected a date in format %Y%m%d"
+    assert_no_values(quarantine["reason"], bad)
+
+
+def test_iso_dates_and_datetimes_are_exact(tmp_path):
+    raw, quarantine, _ = read(tmp_path, one_column("date"), ["2024-01-01", "+2024-01-01", "-2024-01-01", "2024-1-1", "02024-01-01"])
+    assert raw["V"].to_list() == [dt.date(2024, 1, 1)] and quarantine.height == 4
+    values = ["2024-01-01 01:02:03", "2024-01-01 01:02:03.5", "2024-01-01 1:2:3", "2024-01-01 01:02:03.123456789"]
+    raw, quarantine, _ = read(tmp_path / "dt", one_column("datetime"), values)
+    assert raw["V"].to_list() == [dt.datetime(2024, 1, 1, 1, 2, 3), dt.datetime(2024, 1, 1, 1, 2, 3, 500000)]
+    assert quarantine["value"].to_list() == values[2:]  # single digits; nanoseconds would be truncated
+
+
+def test_strptime_fraction_means_a_fraction_not_nanoseconds(tmp_path):
+    spec = one_column("datetime", ", input_format: '%Y-%m-%d %H:%M:%S.%f'")
+    raw, _, _ = read(tmp_path, spec, ["2024-01-01 01:02:03.5", "2024-01-01 01:02:03.000123"])
+    assert raw["V"].to_list() == [dt.datetime(2024, 1, 1, 1, 2, 3, 500000), dt.datetime(2024, 1, 1, 1, 2, 3, 123)]
+
+
+def test_9999_12_31_is_a_date_only_if_the_spec_says_so(tmp_path):
+    _, quarantine, _ = read(tmp_path, one_column("date", ", input_format: '%Y%m%d'"), ["99991231", "17991231"])
+    assert quarantine.select("rule", "value").rows() == [("type", "99991231"), ("type", "17991231")]
+    assert "outside 1800-01-01 .. 2199-12-31" in quarantine["reason"][0] and "sentinels" in quarantine["reason"][0]
+    raw, _, _ = read(tmp_path / "max", one_column("date", ", input_format: '%Y%m%d', valid_until: 9999-12-31"), ["99991231"])
+    assert raw["V"].to_list() == [dt.date(9999, 12, 31)]
+    raw, quarantine, _ = read(tmp_path / "sentinel", one_column("date", ", input_format: '%Y%m%d', sentinels: ['99991231']"), ["99991231", " 99991231"])
+    assert raw["V"].to_list() == [None, None] and quarantine.height == 0
+
+
+def test_a_sentinel_in_a_required_column_is_a_missing_value(tmp_path):
+    spec = spec_of("format: {kind: csv}\n", "columns:\n  - {name: ID}\n  - {name: V, type: float, nullable: false, sentinels: ['-999']}\n")
+    raw, quarantine, _ = read(tmp_path, spec, ["-999", "-999.0"])
+    assert raw["V"].to_list() == [-999.0]  # only the exact text is the sentinel
+    assert quarantine.select("column", "rule", "value").rows() == [("V", "not_null", None)]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (", type: date, input_format: '%Y%m%d%z'", "%z is not supported"),
+        (", type: date, input_format: '%Y%m%d%f'", "%f is not supported"),
+        (", valid_from: 2000-01-01", "valid_from / valid_until are only allowed for date"),
+        (", type: date, valid_from: 2000-01-01, valid_until: 1999-01-01", "is after valid_until"),
+        (", type: integer, special_floats: accept", "special_floats is only allowed for float"),
+        (", sentinels: ['']", "each value must be non-empty"),
+        (", sentinels: [' NaN']", "without surrounding spaces"),
+        (", sentinels: [x, x]", "listed twice"),
+        (", strip_controls: maybe", "Input should be a valid boolean"),
+        (", type: float, special_floats: allow", "Input should be 'reject' or 'accept'"),
+    ],
+)
+def test_new_column_options_are_validated_at_load(extra, message):
+    with pytest.raises(ValueError, match=message):
+        spec_of("format: {kind: csv}\n", f"columns:\n  - {{name: V{extra}}}\n")
+
+
+# ---- 6. floats --------------------------------------------------------------------------------
+
+
+def test_non_finite_and_out_of_range_floats_are_quarantined(tmp_path):
+    bad = ["1e309", "-1e309", "1e-400", "NaN", "nan", "inf", "-inf", "Infinity", "0x10", "1_000"]
+    good = ["1.5", "-0", "0e5", "1e-310", ".5", "5.", "+1E3", "1.7976931348623157e308"]
+    raw, quarantine, _ = read(tmp_path, one_column("float"), good + bad)
+    assert raw["V"].to_list() == [float(v) for v in good]
+    assert quarantine["value"].to_list() == bad
+    assert set(quarantine["rule"]) == {"type"}
+    assert "rounding to 0" in quarantine.filter(pl.col("value") == "1e-400")["reason"][0]
+
+
+def test_special_floats_accept_reads_the_words_but_not_overflow(tmp_path):
+    raw, quarantine, _ = read(tmp_path, one_column("float", ", special_floats: accept"), ["inf", "-Infinity", "NaN", "1e309", "1e-400"])
+    values = raw["V"].to_list()
+    assert values[:2] == [math.inf, -math.inf] and math.isnan(values[2])
+    assert quarantine["value"].to_list() == ["1e309", "1e-400"]
+
+
+def test_nan_text_is_null_when_the_spec_lists_it_as_a_sentinel(tmp_path):
+    raw, quarantine, _ = read(tmp_path, one_column("float", ", sentinels: [NaN, 'N/A']"), ["NaN", "N/A", "2.5"])
+    assert raw["V"].to_list() == [None, None, 2.5] and quarantine.height == 0
+
+
+
+
+# ---- 7. strings -------------------------------------------------------------------------------
+
+KEYED = spec_of("format: {kind: csv}\n", "columns:\n  - {name: ID, nullable: false}\n  - {name: NOTE}\nprimary_key: [ID]\n")
+
+
+def test_control_characters_are_quarantined_and_tabs_kept(tmp_path):
+    content = 'ID,NOTE\nA1,"a\tb"\nA2,"line break"\nA3,x\x00y\nA4,bell\x07\nA5,c1\x85!\n'.encode()
+    raw, quarantine, _ = ingest_file(tmp_path, KEYED, NAME, content)
+    assert raw.select("ID", "NOTE").rows() == [("A1", "a\tb"), ("A2", "line break")]
+    assert quarantine.select("_line", "column", "rule").rows() == [(4, "NOTE", "control_chars"), (5, "NOTE", "control_chars"), (6, "NOTE", "control_chars")]
+    assert quarantine["value"].to_list() == ["x\x00y", "bell\x07", "c1\x85!"]
+
+
+@pytest.mark.parametrize("key", ["A\x001", "\u200bA1", "\ufeffA1", "A1\u200d", "A\u202e1", "A\t1", "e\u0301"])
+def test_look_alike_keys_are_quarantined(tmp_path, key):
+    raw, quarantine, _ = ingest_file(tmp_path, KEYED, NAME, f"ID,NOTE\nA1,x\n{key},y\n")
+    assert raw["ID"].to_list() == ["A1"]
+    assert quarantine.select("_line", "column", "rule", "value").rows() == [(3, "ID", "key_chars", key)]
+
+
+def test_strip_controls_removes_them_and_normalises_keys(tmp_path):
+    spec = spec_of(
+        "format: {kind: csv}\n",
+        "columns:\n  - {name: ID, strip_controls: true}\n  - {name: NOTE, strip_controls: true}\n  - {name: D, type: date, strip_controls: true}\nprimary_key: [ID]\n",
+    )
+    content = "ID,NOTE,D\n\u200bA1,x\x00y,2024-01-01\n\ufeffA2 ,a\tb,2024\x00-01-01\ne\u0301,\x07,\n"
+    raw, quarantine, _ = ingest_file(tmp_path, spec, NAME, content)
+    assert quarantine.height == 0
+    assert raw.select("ID", "NOTE", "D").rows() == [("A1", "xy", dt.date(2024, 1, 1)), ("A2", "a\tb", dt.date(2024, 1, 1)), ("\u00e9", None, None)]
+
+
+
+
+# ---- 10. quarantine values ------------------------------------------------------------------
+
+
+def test_a_quarantined_value_is_the_failing_columns_own_value(tmp_path):
+    spec = spec_of("format: {kind: csv}\n", "columns:\n  - {name: ID, nullable: false}\n  - {name: AMOUNT, type: decimal}\n")
+    _, quarantine, _ = ingest_file(tmp_path, spec, NAME, "ID,AMOUNT\n,x\n")
+    assert quarantine.select("column", "rule", "value").rows() == [("ID", "not_null", None)]
+    assert quarantine["reason"][0] == "ID: a value is required; AMOUNT: expected a decimal with at most 16 integer and 2 fraction digits"
