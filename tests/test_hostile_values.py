@@ -11,6 +11,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
+from carelake.errors import DeliveryError
 from tests.ingest_support import ingest_file, spec_of
 
 NAME = "feed_20250302.csv"
@@ -123,18 +124,16 @@ def test_nan_text_is_null_when_the_spec_lists_it_as_a_sentinel(tmp_path):
     assert raw["V"].to_list() == [None, None, 2.5] and quarantine.height == 0
 
 
-
-
 # ---- 7. strings -------------------------------------------------------------------------------
 
 KEYED = spec_of("format: {kind: csv}\n", "columns:\n  - {name: ID, nullable: false}\n  - {name: NOTE}\nprimary_key: [ID]\n")
 
 
-def test_control_characters_are_quarantined_and_tabs_kept(tmp_path):
-    content = 'ID,NOTE\nA1,"a\tb"\nA2,"line break"\nA3,x\x00y\nA4,bell\x07\nA5,c1\x85!\n'.encode()
+def test_control_characters_are_quarantined_and_tabs_and_line_breaks_kept(tmp_path):
+    content = 'ID,NOTE\nA1,"a\tb"\nA2,"line\nbreak"\nA3,x\x00y\nA4,bell\x07\nA5,c1\x85!\n'.encode()
     raw, quarantine, _ = ingest_file(tmp_path, KEYED, NAME, content)
-    assert raw.select("ID", "NOTE").rows() == [("A1", "a\tb"), ("A2", "line break")]
-    assert quarantine.select("_line", "column", "rule").rows() == [(4, "NOTE", "control_chars"), (5, "NOTE", "control_chars"), (6, "NOTE", "control_chars")]
+    assert raw.select("ID", "NOTE").rows() == [("A1", "a\tb"), ("A2", "line\nbreak")]
+    assert quarantine.select("_line", "column", "rule").rows() == [(5, "NOTE", "control_chars"), (6, "NOTE", "control_chars"), (7, "NOTE", "control_chars")]
     assert quarantine["value"].to_list() == ["x\x00y", "bell\x07", "c1\x85!"]
 
 
@@ -156,9 +155,58 @@ def test_strip_controls_removes_them_and_normalises_keys(tmp_path):
     assert raw.select("ID", "NOTE", "D").rows() == [("A1", "xy", dt.date(2024, 1, 1)), ("A2", "a\tb", dt.date(2024, 1, 1)), ("\u00e9", None, None)]
 
 
+def test_fixed_width_control_characters_are_quarantined(tmp_path):
+    spec = spec_of("format: {kind: fixed_width, fields: [{name: ID, length: 4}, {name: NOTE, length: 4}]}\n", "columns: [{name: ID}, {name: NOTE}]\n")
+    raw, quarantine, _ = ingest_file(tmp_path, spec, "feed_20250302.dat", "A1  abcd\nA2  a\x01cd\n")
+    assert raw["ID"].to_list() == ["A1"] and quarantine.select("_line", "rule").rows() == [(2, "control_chars")]
 
 
-# ---- 10. quarantine values ------------------------------------------------------------------
+# ---- 8. duplicate header names ----------------------------------------------------------------
+
+
+def test_a_declared_column_named_twice_fails_the_file(tmp_path):
+    spec = spec_of("format: {kind: csv}\n", "columns:\n  - {name: ID}\n  - {name: AMOUNT, type: decimal}\n")
+    with pytest.raises(DeliveryError) as caught:
+        ingest_file(tmp_path, spec, NAME, "ID,AMOUNT,AMOUNT\n1,2.00,3.00\n")
+    assert caught.value.line == 1 and "AMOUNT" in caught.value.problem and "ambiguous" in caught.value.problem
+    assert "2.00" not in str(caught.value) and caught.value.fix
+
+
+def test_an_undeclared_column_named_twice_is_only_drift(tmp_path):
+    spec = spec_of("format: {kind: csv}\n", "columns:\n  - {name: ID}\n")
+    raw, _, tally = ingest_file(tmp_path, spec, NAME, "ID,FILLER,FILLER\n1,a,b\n")
+    assert raw["ID"].to_list() == ["1"] and tally.drift[NAME]["new"] == ["FILLER", "FILLER_duplicated_0"]
+
+
+def test_a_fixed_width_field_laid_out_twice_is_a_spec_error():
+    with pytest.raises(ValueError, match=r"\['ID'\] are laid out more than once"):
+        spec_of("format: {kind: fixed_width, fields: [{name: ID, length: 4}, {name: ID, length: 4}]}\n", "columns: [{name: ID}]\n")
+
+
+# ---- 9. positions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_line_is_the_physical_line_a_record_starts_on_after_a_long_quoted_field(tmp_path, newline):
+    spec = spec_of("format: {kind: csv}\n", "columns:\n  - {name: ID}\n  - {name: NOTE}\n  - {name: AMOUNT, type: decimal}\n")
+    long_field = '"' + newline.join(["x"] * 1000) + '"'
+    content = newline.join(["ID,NOTE,AMOUNT", f"1,{long_field},1.00", "2,a,bad", '3,"two' + newline + 'lines",bad', "4,b,bad"]) + newline
+    raw, quarantine, _ = ingest_file(tmp_path, spec, NAME, content)
+    assert raw["_line"].to_list() == [2]
+    assert quarantine["_line"].to_list() == [1002, 1003, 1005]
+
+
+def test_line_counts_comment_lines_before_the_header_and_headerless_records(tmp_path):
+    fmt = '{kind: csv, comment_prefix: "#"}'
+    spec = one_column("integer", fmt=fmt)
+    _, quarantine, _ = ingest_file(tmp_path / "c", spec, NAME, "# exported\n# by x\nID,V\n1,1\n2,x\n")
+    assert quarantine["_line"].to_list() == [5]
+    spec = one_column("integer", fmt="{kind: csv, header: false}")
+    _, quarantine, _ = ingest_file(tmp_path / "h", spec, NAME, '1,"a\nb"\n2,x\n')
+    assert quarantine["_line"].to_list() == [1, 3]
+
+
+# ---- 10. quarantine values -------------------------------------------------------------------
 
 
 def test_a_quarantined_value_is_the_failing_columns_own_value(tmp_path):
@@ -166,3 +214,16 @@ def test_a_quarantined_value_is_the_failing_columns_own_value(tmp_path):
     _, quarantine, _ = ingest_file(tmp_path, spec, NAME, "ID,AMOUNT\n,x\n")
     assert quarantine.select("column", "rule", "value").rows() == [("ID", "not_null", None)]
     assert quarantine["reason"][0] == "ID: a value is required; AMOUNT: expected a decimal with at most 16 integer and 2 fraction digits"
+
+
+# ---- 12. clear errors -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("content", "found", "declared"), [("1,2,3,4,5,6,7\n", 7, 3), ("1,2\n1,2,3\n", 2, 3)])
+def test_a_headerless_csv_with_another_field_count_fails_clearly(tmp_path, content, found, declared):
+    spec = spec_of("format: {kind: csv, header: false}\n", "columns: [{name: A}, {name: B}, {name: C}]\n")
+    with pytest.raises(DeliveryError) as caught:
+        ingest_file(tmp_path, spec, NAME, content)
+    assert caught.value.line == 1
+    assert f"the first record has {found} fields but the spec declares {declared}" in caught.value.problem
+    assert "SchemaError" not in str(caught.value) and "declare every field" in caught.value.fix
