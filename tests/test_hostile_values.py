@@ -9,6 +9,7 @@ import math
 from decimal import Decimal
 
 import polars as pl
+import pyreadstat
 import pytest
 
 from carelake.errors import DeliveryError
@@ -124,6 +125,17 @@ def test_nan_text_is_null_when_the_spec_lists_it_as_a_sentinel(tmp_path):
     assert raw["V"].to_list() == [None, None, 2.5] and quarantine.height == 0
 
 
+def test_json_numbers_keep_their_delivered_text(tmp_path):
+    spec = spec_of("format: {kind: json, record_path: data}\n", "columns:\n  - {name: ID}\n  - {name: V, type: decimal, precision: 20, scale: 2}\n  - {name: F, type: float}\n")
+    content = '{"data": [{"ID": 1, "V": 12345678901234567.89, "F": 1e309}, {"ID": 2, "V": 0.1000000000000000055511151231257827}, {"ID": 3, "V": 1E+2, "F": NaN}, {"ID": 4, "V": 1.50, "F": 1e-400}]}'
+    raw, quarantine, _ = ingest_file(tmp_path, spec, "feed_20250302.json", content)
+    assert raw.select("ID", "V").rows() == []
+    assert quarantine.select("_line", "column").rows() == [(1, "F"), (2, "V"), (3, "F"), (4, "F")]
+    assert quarantine["value"].to_list() == ["1e309", "0.1000000000000000055511151231257827", "NaN", "1e-400"]
+    raw, _, _ = ingest_file(tmp_path / "ok", spec, "feed_20250302.json", '{"data": [{"ID": 1, "V": 12345678901234567.89}, {"ID": 2, "V": 1E+2, "F": 2.5e-3}]}')
+    assert raw.select("V", "F").rows() == [(Decimal("12345678901234567.89"), None), (Decimal("100.00"), 0.0025)]
+
+
 # ---- 7. strings -------------------------------------------------------------------------------
 
 KEYED = spec_of("format: {kind: csv}\n", "columns:\n  - {name: ID, nullable: false}\n  - {name: NOTE}\nprimary_key: [ID]\n")
@@ -206,7 +218,28 @@ def test_line_counts_comment_lines_before_the_header_and_headerless_records(tmp_
     assert quarantine["_line"].to_list() == [1, 3]
 
 
-# ---- 10. quarantine values -------------------------------------------------------------------
+# ---- 10. SAS numbers and quarantine values ----------------------------------------------------
+
+
+def test_sas_integers_beyond_2_53_are_quarantined_not_rounded(tmp_path):
+    frame = pl.DataFrame({"ID": [900000000000000001.0, 1e20, 5.0, 12.5, None], "V": ["a", "b", "c", "d", "e"], "F": [1e20, 1.5, 3.0, 0.1, None]})
+    path = tmp_path / "f.xpt"
+    pyreadstat.write_xport(frame, str(path))
+    spec = spec_of("format: {kind: sas}\n", "columns:\n  - {name: ID, nullable: false}\n  - {name: V}\n  - {name: F, type: float}\n")
+    raw, quarantine, _ = ingest_file(tmp_path, spec, "feed_20250302.xpt", path.read_bytes())
+    assert raw.select("ID", "V", "F").rows() == [("5", "c", 3.0), ("12.5", "d", 0.1)]
+    assert quarantine.select("_line", "column", "rule").rows() == [(1, "_record", "format"), (2, "_record", "format"), (5, "ID", "not_null")]
+    assert "ID: a SAS number beyond +/-9007199254740991" in quarantine["reason"][0]
+    assert quarantine["value"].to_list() == ['{"ID":"9e+17"}', '{"ID":"1e+20"}', None]
+    assert "900000000000000000" not in raw["ID"].to_list()
+
+
+def test_a_sas_float_column_keeps_large_doubles(tmp_path):
+    path = tmp_path / "f.xpt"
+    pyreadstat.write_xport(pl.DataFrame({"ID": ["1"], "F": [1e20]}), str(path))
+    spec = spec_of("format: {kind: sas}\n", "columns:\n  - {name: ID}\n  - {name: F, type: float}\n")
+    raw, _, _ = ingest_file(tmp_path, spec, "feed_20250302.xpt", path.read_bytes())
+    assert raw["F"].to_list() == [1e20]
 
 
 def test_a_quarantined_value_is_the_failing_columns_own_value(tmp_path):
@@ -216,7 +249,59 @@ def test_a_quarantined_value_is_the_failing_columns_own_value(tmp_path):
     assert quarantine["reason"][0] == "ID: a value is required; AMOUNT: expected a decimal with at most 16 integer and 2 fraction digits"
 
 
+# ---- 11. XML entities and DTDs ----------------------------------------------------------------
+
+XML_SPEC = spec_of(
+    "format: {kind: xml, record_element: claim, paths: {ID: '@ID'}}\n", "columns:\n  - {name: ID, nullable: false}\n  - {name: AMOUNT, type: decimal}\n"
+)
+XML_BODY = '<claims>\n<claim ID="1"><AMOUNT>{}</AMOUNT></claim>\n<claim ID="2"><AMOUNT>2.00</AMOUNT></claim>\n</claims>\n'
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (('<?xml version="1.0"?>\n<!--' + "x" * 70_000 + '-->\n<!DOCTYPE claims [<!ENTITY a "5">]>\n' + XML_BODY.format("&a;")).encode(), 3),
+        (('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE claims [<!ENTITY a "5">]>\n' + XML_BODY.format("&a;")).encode("utf-16"), 2),
+        (('<?xml version="1.0"?>\n' + "<!-- x -->\n" * 9000 + '<!DOCTYPE claims SYSTEM "claims.dtd">\n' + XML_BODY.format("&x;")).encode(), 9002),
+    ],
+    ids=["after_a_long_comment", "utf16", "external_after_many_comments"],
+)
+def test_a_dtd_is_refused_wherever_it_is_and_in_any_encoding(tmp_path, content, line):
+    with pytest.raises(DeliveryError, match="the XML declares a DTD / entities, which are refused") as caught:
+        ingest_file(tmp_path, XML_SPEC, "feed_20250302.xml", content)
+    assert caught.value.line == line and caught.value.fix
+
+
+@pytest.mark.parametrize("amount", ["&x;", "1.&amt;"])
+def test_an_undeclared_entity_fails_the_file_instead_of_vanishing(tmp_path, amount):
+    with pytest.raises(DeliveryError, match="refers to an entity it does not declare") as caught:
+        ingest_file(tmp_path, XML_SPEC, "feed_20250302.xml", '<?xml version="1.0"?>\n' + XML_BODY.format(amount))
+    assert caught.value.line == 3
+
+
+def test_utf16_xml_without_a_dtd_and_predefined_entities_are_read(tmp_path):
+    content = ('<?xml version="1.0" encoding="UTF-16"?>\n' + XML_BODY.format("1&#46;5&#48;")).encode("utf-16")
+    raw, _, _ = ingest_file(tmp_path, XML_SPEC, "feed_20250302.xml", content)
+    assert raw.select("_line", "AMOUNT").rows() == [(3, Decimal("1.50")), (4, Decimal("2.00"))]
+
+
 # ---- 12. clear errors -------------------------------------------------------------------------
+
+
+def test_deep_json_fails_with_the_line_and_the_fix(tmp_path):
+    spec = spec_of("format: {kind: json}\n", "columns: [{name: A}]\n")
+    content = '[\n{"A": "1"},\n' + "[" * 10_000 + "]" * 10_000 + "\n]"
+    with pytest.raises(DeliveryError) as caught:
+        ingest_file(tmp_path, spec, "feed_20250302.json", content)
+    assert caught.value.line == 3 and "nests deeper than 500 levels" in caught.value.problem and caught.value.fix
+    assert "RecursionError" not in str(caught.value)
+
+
+def test_a_deep_ndjson_line_is_quarantined_alone(tmp_path):
+    spec = spec_of("format: {kind: ndjson}\n", "columns: [{name: A}]\n")
+    raw, quarantine, _ = ingest_file(tmp_path, spec, "feed_20250302.ndjson", '{"A": "1"}\n' + "[" * 10_000 + "]" * 10_000 + '\n{"A": "3"}\n')
+    assert raw.select("_line", "A").rows() == [(1, "1"), (3, "3")]
+    assert quarantine.select("_line", "column", "reason").rows() == [(2, "_record", "the record nests deeper than the JSON parser allows")]
 
 
 @pytest.mark.parametrize(("content", "found", "declared"), [("1,2,3,4,5,6,7\n", 7, 3), ("1,2\n1,2,3\n", 2, 3)])
