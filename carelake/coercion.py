@@ -5,15 +5,28 @@ Pure functions over polars LazyFrames (no I/O), shared by every reader.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
-from carelake.formats.frames import FORMAT_ERROR_COLUMN, RAW_COLUMN
+from carelake.formats.frames import FORMAT_ERROR_COLUMN, NO_CONTROLS_COLUMN, RAW_COLUMN
 from carelake.names import RECORD_COLUMN
 from carelake.spec import Column, ColumnType, SourceSpec
+from carelake.spec.columns import date_format_regex
 
 ISO_DATE = "%Y-%m-%d"
 ISO_DATETIME = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
 QUARANTINE_COLUMNS = ["column", "rule", "reason", "value", "record"]
+
+# Control characters a value may not hold: C0 but tab, line feed and carriage return; DEL; C1.
+CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+# In a key, anything invisible that makes a look-alike key: every control and format character
+# (zero-width space / joiners, BOM, bidi marks, soft hyphen) and line / paragraph separators.
+KEY_INVISIBLE = r"[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]"
+# A float in decimal notation (what Python's float() and polars both read the same way).
+_FLOAT_TEXT = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+_ZERO_TEXT = r"^[+-]?(?:0*\.?0*)(?:[eE].*)?$"
+_NON_FINITE_TEXT = r"(?i)^[+-]?(?:inf|infinity|nan)$"
 
 
 def polars_type(column: Column) -> pl.DataType:
@@ -28,8 +41,15 @@ def polars_type(column: Column) -> pl.DataType:
     }[column.type]
 
 
+def _formats(column: Column) -> list[str]:
+    return column.input_format or ([ISO_DATE] if column.type is ColumnType.date else ISO_DATETIME)
+
+
 def _typed(column: Column, raw: pl.Expr) -> pl.Expr:
-    """The typed value, or null where the raw string is not a valid value of the column's type."""
+    """The typed value, or null where the raw string is not a valid value of the column's type.
+
+    A date's or float's range is checked apart (`_failures`), so its reason can say so.
+    """
     kind = column.type
     if kind is ColumnType.string:
         return raw
@@ -41,14 +61,47 @@ def _typed(column: Column, raw: pl.Expr) -> pl.Expr:
         pattern = rf"^[+-]?\d{{1,{digits}}}(\.\d{{0,{column.scale}}})?$" if column.scale else rf"^[+-]?\d{{1,{digits}}}$"
         return pl.when(raw.str.contains(pattern)).then(raw.cast(polars_type(column), strict=False))
     if kind is ColumnType.float:
-        return raw.cast(pl.Float64, strict=False)
+        # polars' cast also reads inf / nan words and overflows to inf: only decimal notation is a
+        # number here (the words with special_floats: accept); `_failures` rejects what is not finite.
+        text = raw.str.contains(_FLOAT_TEXT)
+        if column.special_floats == "accept":
+            text = text | raw.str.contains(_NON_FINITE_TEXT)
+        return pl.when(text).then(raw.cast(pl.Float64, strict=False))
     if kind is ColumnType.boolean:
         return pl.when(_one_of(raw, column.true_values)).then(True).when(_one_of(raw, column.false_values)).then(False)
-    formats = column.input_format or ([ISO_DATE] if kind is ColumnType.date else ISO_DATETIME)
+    # polars (chrono) reads `%Y` as any number of digits with a sign and `%m` / `%d` as one or two
+    # digits, so `2024023` would be 2024-02-03: the text must first match the format's exact widths.
     # cache=False: polars' per-value LRU cache of parsed strings cost more than parsing (measured 2x).
-    if kind is ColumnType.date:
-        return pl.coalesce([raw.str.to_date(f, strict=False, exact=True, cache=False) for f in formats])
-    return pl.coalesce([raw.str.to_datetime(f, strict=False, exact=True, time_unit="us", cache=False) for f in formats])
+    parsed = []
+    for f in _formats(column):
+        exact = raw.str.contains(date_format_regex(f))
+        f = f.replace(".%f", "%.f")  # chrono's %f counts nanoseconds; %.f reads a fraction like strptime's .%f
+        if kind is ColumnType.date:
+            parsed.append(pl.when(exact).then(raw.str.to_date(f, strict=False, exact=True, cache=False)))
+        else:
+            parsed.append(pl.when(exact).then(raw.str.to_datetime(f, strict=False, exact=True, time_unit="us", cache=False)))
+    return pl.coalesce(parsed)
+
+
+def _outside_range(column: Column, typed: pl.Expr) -> tuple[pl.Expr, str] | None:
+    """(condition on the typed value, reason) of a value of the right type that is still not accepted."""
+    if column.type in (ColumnType.date, ColumnType.datetime):
+        low, high = column.date_range
+        if column.type is ColumnType.datetime:
+            low, high = dt.datetime.combine(low, dt.time()), dt.datetime.combine(high, dt.time.max)
+        return (
+            (typed < low) | (typed > high),
+            f"{column.name}: a date outside {column.date_range[0]} .. {column.date_range[1]} (a sentinel? declare it "
+            "in sentinels, or widen valid_from / valid_until)",
+        )
+    if column.type is ColumnType.float:
+        # 1e309 reads as inf and 1e-400 as 0.0: neither is the delivered number.
+        raw = pl.col(column.name)
+        underflow = (typed == 0) & ~raw.str.contains(_ZERO_TEXT)
+        non_finite = typed.is_infinite() & ~raw.str.contains(_NON_FINITE_TEXT) if column.special_floats == "accept" else ~typed.is_finite()
+        allowed = "" if column.special_floats == "accept" else ", not inf / nan (special_floats: accept reads those words)"
+        return non_finite | underflow, f"{column.name}: a float beyond the float range or rounding to 0{allowed}"
+    return None
 
 
 def _one_of(raw: pl.Expr, values: list[str]) -> pl.Expr:
@@ -58,8 +111,9 @@ def _one_of(raw: pl.Expr, values: list[str]) -> pl.Expr:
 
 def _expected(column: Column) -> str:
     if column.type in (ColumnType.date, ColumnType.datetime):
-        formats = column.input_format or ([ISO_DATE] if column.type is ColumnType.date else ISO_DATETIME)
-        return f"a {column.type.value} in format {' or '.join(formats)}"
+        return f"a {column.type.value} in format {' or '.join(_formats(column))}"
+    if column.type is ColumnType.float:
+        return "a float in decimal notation" + (" or inf / nan" if column.special_floats == "accept" else "")
     if column.type is ColumnType.decimal:
         return f"a decimal with at most {column.precision - column.scale} integer and {column.scale} fraction digits"
     if column.type is ColumnType.boolean:
@@ -77,20 +131,48 @@ def _failures(spec: SourceSpec, names: list[str]) -> list[tuple[str, str, pl.Exp
     if FORMAT_ERROR_COLUMN in names:
         error = pl.col(FORMAT_ERROR_COLUMN)
         failures.append((RECORD_COLUMN, "format", error.is_not_null(), None))
+    check_controls = NO_CONTROLS_COLUMN not in names
     for column in spec.columns:
         raw = pl.col(column.name)
         if not column.nullable:
             failures.append((column.name, "not_null", raw.is_null(), f"{column.name}: a value is required"))
+        if column.type is ColumnType.string and column.name in spec.primary_key and not column.strip_controls:
+            failures.append((
+                column.name, "key_chars", (raw.str.contains(KEY_INVISIBLE) | (raw != raw.str.normalize("NFC"))).fill_null(False),
+                f"{column.name}: a key with a control, zero-width, BOM or bidi character, or not in Unicode NFC form, "
+                "makes a look-alike key (strip_controls: true removes them)",
+            ))
+        elif column.type is ColumnType.string and not column.strip_controls and check_controls:
+            failures.append((
+                column.name, "control_chars", raw.str.contains(CONTROL_CHARS).fill_null(False),
+                f"{column.name}: contains a control character (U+0000-U+001F but tab and line breaks, U+007F-U+009F; "
+                "strip_controls: true removes them)",
+            ))
         if column.type is not ColumnType.string:
             # Refers to the typed column mark_rows adds, so each value is parsed once.
             typed = pl.col(_TYPED + column.name)
             failures.append((column.name, "type", raw.is_not_null() & typed.is_null(), f"{column.name}: expected {_expected(column)}"))
+            outside = _outside_range(column, typed)
+            if outside is not None:
+                failures.append((column.name, "type", outside[0].fill_null(False), outside[1]))
     return failures
 
 
-def _empty_is_null(value: pl.Expr) -> pl.Expr:
+def _empty_is_null(value: pl.Expr, sentinels: list[str] = ()) -> pl.Expr:
     # Not `.replace("", None)`: measured to break streaming (memory grew with the file size).
-    return pl.when(value != "").then(value)
+    keep = value != ""
+    for sentinel in sentinels:
+        keep = keep & (value != sentinel)
+    return pl.when(keep).then(value)
+
+
+def _cleaned(spec: SourceSpec, column: Column, value: pl.Expr) -> pl.Expr:
+    """`strip_controls`: the value without control (keys: invisible) characters; keys NFC-normalised."""
+    if not column.strip_controls:
+        return value
+    if column.name in spec.primary_key and column.type is ColumnType.string:
+        return value.str.replace_all(KEY_INVISIBLE, "").str.normalize("NFC")
+    return value.str.replace_all(CONTROL_CHARS, "")
 
 
 def mark_rows(spec: SourceSpec, strings: pl.LazyFrame, *, trimmed: bool = False, as_delivered: bool = False) -> pl.LazyFrame:
@@ -105,11 +187,16 @@ def mark_rows(spec: SourceSpec, strings: pl.LazyFrame, *, trimmed: bool = False,
     saved 6% of a CSV ingest (3.65 -> 3.42 s on 0.6 GB).
     """
     names = strings.collect_schema().names()
-    prepared = [c for c in spec.columns if not (as_delivered and c.type is not ColumnType.string)]
+    # Sentinels and stripped characters change a value before typing, so those columns are never typed as delivered.
+    prepared = [c for c in spec.columns if not (as_delivered and c.type is not ColumnType.string and not c.sentinels and not c.strip_controls)]
     # polars' Unicode-aware default strip measured faster (2.1) than an explicit ASCII set.
-    stripped = [pl.col(c.name).str.strip_chars().alias(c.name) for c in prepared if c.trim and not trimmed]
+    def prepare(c: Column) -> pl.Expr:
+        value = _cleaned(spec, c, pl.col(c.name))
+        return value.str.strip_chars() if c.trim and not trimmed else value
+
+    stripped = [prepare(c).alias(c.name) for c in prepared if (c.trim and not trimmed) or c.strip_controls]
     # Two steps: `_empty_is_null(strip(c))` in one expression strips every value twice (measured).
-    trimmed_frame = strings.with_columns(stripped).with_columns([_empty_is_null(pl.col(c.name)).alias(c.name) for c in prepared])
+    trimmed_frame = strings.with_columns(stripped).with_columns([_empty_is_null(pl.col(c.name), c.sentinels).alias(c.name) for c in prepared])
     failures = [cond for _, _, cond, _ in _failures(spec, names)]
     return trimmed_frame.with_columns(*[_typed(c, pl.col(c.name)).alias(_TYPED + c.name) for c in spec.columns]).with_columns(
         (pl.any_horizontal(failures) if failures else pl.lit(False)).alias(FAILED),
@@ -150,16 +237,22 @@ def rejected_rows(spec: SourceSpec, marked: pl.LazyFrame | pl.DataFrame) -> pl.L
         return bad.select(*platform_cols, *[pl.lit(None, pl.String).alias(c) for c in QUARANTINE_COLUMNS])
 
     def first(pick) -> pl.Expr:
-        return pl.coalesce([pl.when(cond).then(pick(name)) for name, _, cond, _ in failures])
+        # A when-chain, not a coalesce: the first failure's value even where it is null (a not_null
+        # failure), instead of the next failing column's value.
+        (name, rule, cond, _), *rest = failures
+        chain = pl.when(cond).then(pick(name, rule))
+        for name, rule, cond, _ in rest:
+            chain = chain.when(cond).then(pick(name, rule))
+        return chain
 
-    raw_of = lambda name: pl.col(RAW_COLUMN) if name == RECORD_COLUMN else pl.col(name)  # noqa: E731
+    raw_of = lambda name, _: (pl.col(RAW_COLUMN) if name == RECORD_COLUMN else pl.col(name)).cast(pl.String)  # noqa: E731
     reasons = [pl.when(cond).then(pl.col(FORMAT_ERROR_COLUMN) if reason is None else pl.lit(reason)) for _, _, cond, reason in failures]
     return bad.select(
         *platform_cols,
-        first(lambda name: pl.lit(name)).alias("column"),
-        pl.coalesce([pl.when(cond).then(pl.lit(rule)) for _, rule, cond, _ in failures]).alias("rule"),
+        first(lambda name, _: pl.lit(name)).alias("column"),
+        first(lambda _, rule: pl.lit(rule)).alias("rule"),
         _empty_is_null(pl.concat_str(reasons, separator="; ", ignore_nulls=True)).alias("reason"),
-        first(raw_of).cast(pl.String).alias("value"),
+        first(raw_of).alias("value"),
         pl.struct([pl.col(c.name) for c in spec.columns]).struct.json_encode().alias("record"),
     )
 

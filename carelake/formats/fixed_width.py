@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from carelake.formats.drift import SchemaDrift
-from carelake.formats.frames import FORMAT_ERROR_COLUMN, RAW_COLUMN, Reading, finish
+from carelake.formats.frames import FORMAT_ERROR_COLUMN, RAW_COLUMN, Reading, finish, scan_text
 from carelake.names import LINE_COLUMN
 from carelake.spec import FixedWidthField, FixedWidthFormat, SourceSpec
 
@@ -41,7 +41,7 @@ def read_fixed_width(spec: SourceSpec, path: Path, name: str) -> Reading:
         error.alias(FORMAT_ERROR_COLUMN),
         pl.when(error.is_not_null()).then(line).alias(RAW_COLUMN),
     )
-    return Reading(finish(spec, frame), SchemaDrift(), trimmed=True)
+    return Reading(finish(spec, frame, no_controls=not scan_text(path, None).controls), SchemaDrift(), trimmed=True)
 
 
 def _field(f: FixedWidthField, line: pl.Expr, null_values: list[str]) -> pl.Expr:

@@ -1,13 +1,19 @@
 """JSON documents (records under a dotted `record_path`) and NDJSON (one record per line).
 
-NDJSON streams line by line; a line that is not a JSON object becomes a format error in
-quarantine with its raw text. A JSON document is parsed whole, within `max_document_bytes`.
+NDJSON streams line by line; a line that is not a JSON object (or nests deeper than Python's
+parser can go) becomes a format error in quarantine with its raw text. A JSON document is parsed
+whole, within `max_document_bytes`; one nested too deeply fails with the line where it does.
+
+Numbers keep the text they were delivered as (`1.50`, `12345678901234567.89`), not the text of
+the nearest double; an exponent is written out in full (`1E+2` -> `100`) where that stays short.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -25,6 +31,27 @@ from carelake.names import LINE_COLUMN
 from carelake.spec import JsonFormat, SourceSpec
 
 BATCH = 50_000
+MAX_DEPTH = 500  # reported as the depth limit; Python's parser itself stops near its recursion limit
+_TOO_DEEP = "the record nests deeper than the JSON parser allows"
+
+
+class _Number(float):
+    """A JSON number as the double json builds (nested values dump as before) and its delivered text."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _Number:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+class _TooDeep:
+    """Marks an NDJSON line Python's parser could not read for its nesting."""
+
+
+def _loads(text: str) -> object:
+    return json.loads(text, parse_float=_Number, parse_constant=_Number)
 
 
 def read_json(spec: SourceSpec, path: Path, name: str) -> Reading:
@@ -56,19 +83,26 @@ def _ndjson(path: Path, name: str) -> Iterator[tuple[int, object, str | None]]:
             if not text.strip():
                 continue
             try:
-                yield number, json.loads(text), text.rstrip("\r\n")
+                yield number, _loads(text), text.rstrip("\r\n")
             except json.JSONDecodeError:
                 yield number, None, text.rstrip("\r\n")
+            except RecursionError:
+                yield number, _TooDeep(), text.rstrip("\r\n")
 
 
 def _document(fmt: JsonFormat, path: Path, name: str) -> Iterator[tuple[int, object, str | None]]:
     try:
         with path.open("r", encoding="utf-8") as f:
-            document = json.load(f)
+            document = _loads(f.read())
     except UnicodeDecodeError:
         raise DeliveryError(name, None, "a byte is not valid UTF-8", "fix the file's encoding (JSON is UTF-8)") from None
     except json.JSONDecodeError as exc:
         raise DeliveryError(name, exc.lineno, f"the JSON is malformed ({without_values(exc.msg)})", "ask the provider to re-send a valid document") from None
+    except RecursionError:
+        raise DeliveryError(
+            name, _deep_line(path), f"the JSON nests deeper than {MAX_DEPTH} levels, more than the parser can read",
+            "ask the provider for flatter records (or NDJSON, where such a record is quarantined alone)",
+        ) from None
     records = _at(document, fmt.record_path)
     if not isinstance(records, list):
         raise DeliveryError(
@@ -77,6 +111,24 @@ def _document(fmt: JsonFormat, path: Path, name: str) -> Iterator[tuple[int, obj
         )
     for number, record in enumerate(records, start=1):
         yield number, record, None
+
+
+def _deep_line(path: Path) -> int | None:
+    """The line where the nesting first passes MAX_DEPTH (brackets inside strings do not count)."""
+    depth, line = 0, 1
+    with path.open("r", encoding="utf-8") as f:
+        text = f.read()
+    for token in re.finditer(r'"(?:[^"\\\n]|\\.)*"|[\[{]|[\]}]|\n', text):
+        kind = token.group()[0]
+        if kind == "\n":
+            line += 1
+        elif kind in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif kind in "]}":
+            depth -= 1
+    return None
 
 
 def _at(value: object, dotted: str | None) -> object:
@@ -94,9 +146,18 @@ def _text(value: object) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, _Number):
+        return _number_text(value.text)
     if isinstance(value, (int, float)):
         return repr(value) if isinstance(value, float) else str(value)
     return json.dumps(value, separators=(",", ":"))
+
+
+def _number_text(text: str) -> str:
+    if "e" not in text and "E" not in text or not text[-1].isdigit():
+        return text
+    number = Decimal(text)
+    return format(number, "f") if abs(number.adjusted()) <= 64 else text
 
 
 def _batches(spec, fmt: JsonFormat, records, schema: dict, batch: int, drift: SchemaDrift) -> Iterator[pl.DataFrame]:
@@ -110,7 +171,7 @@ def _batches(spec, fmt: JsonFormat, records, schema: dict, batch: int, drift: Sc
             seen.update(record)
         for column, where in paths.items():
             rows[column].append(_text(_at(record, where)) if ok else None)
-        rows[FORMAT_ERROR_COLUMN].append(None if ok else "the record is not a JSON object")
+        rows[FORMAT_ERROR_COLUMN].append(None if ok else _TOO_DEEP if isinstance(record, _TooDeep) else "the record is not a JSON object")
         rows[RAW_COLUMN].append(None if ok else (raw if raw is not None else _text(record)))
         if len(rows[LINE_COLUMN]) >= batch:
             yield pl.DataFrame(rows, schema=schema)

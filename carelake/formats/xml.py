@@ -1,7 +1,10 @@
 """XML: records streamed with lxml iterparse in constant memory; DTDs, entities and network refused.
 
-A document declaring a DOCTYPE or ENTITY is rejected outright (billion laughs, external entities);
-the parser is additionally configured never to resolve entities or touch the network.
+A document with a DOCTYPE (internal or external DTD, so any entity declaration) is rejected before
+any record is read (billion laughs, external entities), wherever in the prolog it is and in any
+encoding: libxml2 itself reads the prolog up to the root element and says whether a DTD was there.
+Without a DTD, a reference to any entity but the five predefined ones is a well-formedness error,
+reported as such. The parser never resolves entities nor touches the network.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from carelake.names import LINE_COLUMN
 from carelake.spec import SourceSpec, XmlFormat
 
 BATCH = 50_000
-_PROLOG_BYTES = 1 << 16
+_PARSER = dict(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False, remove_comments=True)
+_REFUSED = (
+    "the XML declares a DTD / entities, which are refused (entity expansion and external entities are attack vectors)"
+)
 
 
 def read_xml(spec: SourceSpec, path: Path, name: str) -> Reading:
@@ -37,13 +43,26 @@ def read_xml(spec: SourceSpec, path: Path, name: str) -> Reading:
 
 
 def _refuse_dtd(path: Path, name: str) -> None:
+    """Raise if the document has a DOCTYPE: libxml2 parses the prolog (decoding it as declared) up to the root's start."""
+    try:
+        for _, root in etree.iterparse(str(path), events=("start",), **_PARSER):
+            info = root.getroottree().docinfo
+            if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+                raise DeliveryError(name, _doctype_line(path, root.sourceline), _REFUSED, "ask the provider for XML without a DOCTYPE")
+            return
+    except etree.XMLSyntaxError:
+        return  # malformed before the root: the record pass reports it with its line
+
+
+def _doctype_line(path: Path, root_line: int | None) -> int | None:
+    """The line of `<!DOCTYPE` in whichever of the usual encodings the file is in (else the root's line)."""
     with path.open("rb") as f:
-        prolog = f.read(_PROLOG_BYTES).upper()
-    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
-        raise DeliveryError(
-            name, prolog[: prolog.find(b"<!")].count(b"\n") + 1, "the XML declares a DTD / entities, which are refused "
-            "(entity expansion and external entities are attack vectors)", "ask the provider for XML without a DOCTYPE",
-        )
+        data = f.read(64 << 20)
+    for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        at = data.find("<!DOCTYPE".encode(codec))
+        if at >= 0:
+            return data[:at].count("\n".encode(codec)) + 1
+    return root_line
 
 
 def _records(spec: SourceSpec, path: Path, name: str, schema: dict, batch: int, drift: SchemaDrift) -> Iterator[pl.DataFrame]:
@@ -52,10 +71,7 @@ def _records(spec: SourceSpec, path: Path, name: str, schema: dict, batch: int, 
     mapped = {(w or c).split("/")[0] for c, w in paths.items()} | {c for c, w in paths.items() if w is None}
     seen: set[str] = set()
     rows: dict[str, list] = {k: [] for k in schema}
-    parser = etree.iterparse(
-        str(path), events=("end",), tag=fmt.record_element, resolve_entities=False, no_network=True,
-        load_dtd=False, dtd_validation=False, huge_tree=False, remove_comments=True,
-    )
+    parser = etree.iterparse(str(path), events=("end",), tag=fmt.record_element, **_PARSER)
     try:
         for _, element in parser:
             rows[LINE_COLUMN].append(element.sourceline)
@@ -70,8 +86,15 @@ def _records(spec: SourceSpec, path: Path, name: str, schema: dict, batch: int, 
                 yield pl.DataFrame(rows, schema=schema)
                 rows = {k: [] for k in schema}
     except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno else None
-        raise DeliveryError(name, line, f"the XML is malformed ({without_values(exc.msg)})", "ask the provider to re-send a well-formed file") from None
+        first = next((e for e in exc.error_log if e.level >= etree.ErrorLevels.ERROR), None)
+        line = exc.lineno or (first.line if first is not None else None) or None
+        if first is not None and first.type_name == "ERR_UNDECLARED_ENTITY":
+            raise DeliveryError(
+                name, first.line or line, "the XML refers to an entity it does not declare (only &amp; &lt; &gt; &quot; &apos; "
+                "and character references are allowed; DTDs and entities are refused)", "ask the provider to re-send with the text escaped",
+            ) from None
+        message = exc.msg if exc.lineno or first is None else first.message
+        raise DeliveryError(name, line, f"the XML is malformed ({without_values(message)})", "ask the provider to re-send a well-formed file") from None
     yield pl.DataFrame(rows, schema=schema)
     # Report-only: an element missing from every record is normal for optional data in XML.
     drift.new.extend(sorted(t for t in seen - mapped if t.lstrip("@") not in mapped))

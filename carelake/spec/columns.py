@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -96,6 +99,34 @@ class Phi(StrictModel):
         return self.masking or DEFAULT_MASKING[self.category]
 
 
+# strptime directives a date / datetime `input_format` may use, with the exact text each accepts:
+# fixed widths, so `%Y%m%d` needs 8 digits and a sign is never part of a date.
+DATE_DIRECTIVES = {
+    "%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}", "%M": r"\d{2}",
+    "%S": r"[0-5]\d",  # chrono reads a leap second :60 as the next minute
+    "%I": r"\d{2}", "%p": r"(?:AM|PM|am|pm)", "%y": r"\d{2}", "%j": r"\d{3}", "%b": r"[A-Za-z]{3}",
+    "%B": r"[A-Za-z]{3,9}", ".%f": r"\.\d{1,6}", "%.f": r"(?:\.\d{1,6})?", "%%": "%",
+}
+_DIRECTIVE = re.compile(r"\.%f|%\.f|%.")
+DEFAULT_MIN_DATE = dt.date(1800, 1, 1)
+DEFAULT_MAX_DATE = dt.date(2199, 12, 31)
+
+
+def date_format_regex(fmt: str) -> str:
+    """The anchored regex of the exact text a date / datetime format accepts (raises on an unknown directive)."""
+    parts, at = [], 0
+    for match in _DIRECTIVE.finditer(fmt):
+        parts.append(re.escape(fmt[at : match.start()]))
+        if match.group() not in DATE_DIRECTIVES:
+            raise ValueError(
+                f"input_format {fmt!r}: {match.group()} is not supported; use {' '.join(sorted(DATE_DIRECTIVES))} "
+                "(fractions of a second as .%f or %.f, at most 6 digits)"
+            )
+        parts.append(DATE_DIRECTIVES[match.group()])
+        at = match.end()
+    return "^" + "".join(parts) + re.escape(fmt[at:]) + "$"
+
+
 class Column(StrictModel):
     name: str = Field(min_length=1)
     type: ColumnType = ColumnType.string
@@ -114,6 +145,41 @@ class Column(StrictModel):
         default=None, description="what the values are, for the simulator: a Faker provider or a platform generator"
     )
     description: str = ""
+    sentinels: list[str] = Field(
+        default_factory=list,
+        description="values (after trimming) that stand for 'no value', e.g. '99991231' or 'NaN': read as null "
+        "instead of typed (a required column then quarantines them as not_null)",
+    )
+    valid_from: dt.date | None = Field(
+        default=None, description=f"date / datetime columns: earliest accepted date (default {DEFAULT_MIN_DATE}); earlier ones are quarantined"
+    )
+    valid_until: dt.date | None = Field(
+        default=None, description=f"date / datetime columns: latest accepted date (default {DEFAULT_MAX_DATE}), e.g. 9999-12-31 to keep that sentinel as a date"
+    )
+    special_floats: Literal["reject", "accept"] = Field(
+        default="reject", description="float columns: 'accept' reads inf / -inf / nan text as those values; 'reject' quarantines "
+        "them (numbers outside the float range are always quarantined)"
+    )
+    strip_controls: bool = Field(
+        default=False,
+        description="control characters in a value (U+0000-U+001F but tab and line breaks, U+007F-U+009F; in primary-key "
+        "columns also tab, line breaks, zero-width / BOM / bidi format characters and text not in Unicode NFC) are "
+        "quarantined (rule control_chars / key_chars); true removes them instead (and NFC-normalises keys)",
+    )
+
+    @field_validator("sentinels")
+    @classmethod
+    def _sentinels(cls, values: list[str]) -> list[str]:
+        if any(v == "" or v != v.strip() for v in values):
+            raise ValueError("sentinels: each value must be non-empty, without surrounding spaces (values are trimmed first)")
+        if len(set(values)) != len(values):
+            raise ValueError("sentinels: a value is listed twice")
+        return values
+
+    @property
+    def date_range(self) -> tuple[dt.date, dt.date]:
+        """(earliest, latest) accepted date of a date / datetime column."""
+        return (self.valid_from or DEFAULT_MIN_DATE, self.valid_until or DEFAULT_MAX_DATE)
 
     @field_validator("input_format", mode="before")
     @classmethod
@@ -131,4 +197,13 @@ class Column(StrictModel):
             raise ValueError(f"input_format is only allowed for date and datetime columns, not {self.type.value}")
         if self.scale > self.precision:
             raise ValueError(f"scale {self.scale} is larger than precision {self.precision}")
+        for fmt in self.input_format or []:
+            date_format_regex(fmt)
+        dated = self.type in (ColumnType.date, ColumnType.datetime)
+        if (self.valid_from or self.valid_until) and not dated:
+            raise ValueError(f"valid_from / valid_until are only allowed for date and datetime columns, not {self.type.value}")
+        if dated and self.date_range[0] > self.date_range[1]:
+            raise ValueError(f"valid_from {self.date_range[0]} is after valid_until {self.date_range[1]}")
+        if self.special_floats == "accept" and self.type is not ColumnType.float:
+            raise ValueError(f"special_floats is only allowed for float columns, not {self.type.value}")
         return self

@@ -98,6 +98,10 @@ class FixedWidthFormat(StrictModel):
 
     @model_validator(mode="after")
     def _starts(self) -> FixedWidthFormat:
+        names = [f.name for f in self.fields]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"fields: {twice} are laid out more than once; which one holds the value would be ambiguous")
         position, fields = 1, []
         for f in self.fields:
             fields.append(f if f.start is not None else f.model_copy(update={"start": position}))

@@ -9,10 +9,13 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import re
+import tempfile
 import zipfile
 from pathlib import Path
 
 import polars as pl
+import pyreadstat
 import zstandard
 
 HERE = Path(__file__).parent / "files"
@@ -32,6 +35,39 @@ def _parquet(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_parquet(buffer)
     return buffer.getvalue()
+
+
+def _xpt(frame: pl.DataFrame, **options) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "f.xpt"
+        pyreadstat.write_xport(frame, str(path), **options)
+        data = path.read_bytes()
+    # The writer stamps the time of writing: fixed, so the file is re-created exactly.
+    return re.sub(rb"\d\d[A-Z]{3}\d\d:\d\d:\d\d:\d\d", b"02MAR25:00:00:00", data)
+
+
+def hostile() -> dict[str, bytes]:
+    """Values and positions that used to be coerced silently (the data-safety issue, items 5-12)."""
+    xml_body = '<claims>\n<claim ID="1"><DAY>20250302</DAY><AMOUNT>{}</AMOUNT></claim>\n</claims>\n'
+    deep = "[" * 10_000 + "]" * 10_000
+    return {
+        "csv_date_short_digits.csv": b"ID,DAY,AMOUNT\n1,2024023,1.50\n2,2024111,1.50\n3,+20240101,1.50\n4,20250302,1.50\n",
+        "csv_date_sentinel_9999.csv": b"ID,DAY,AMOUNT\n1,99991231,1.50\n2,20250302,1.50\n",
+        "csv_nul_in_id.csv": b"ID,DAY,AMOUNT\n1\x002,20250302,1.50\n3,20250302,1.50\n",
+        "csv_duplicate_header.csv": b"ID,DAY,AMOUNT,AMOUNT\n1,20250302,1.50,2.50\n",
+        "csv_multiline_field.csv": b'ID,DAY,AMOUNT\n"1' + b"\n" * 1000 + b'",20250302,1.50\n2,20250302,bad\n',
+        "fixed_control_char.dat": b"D000120250302000150\nD0\x010220250302000250\n",
+        "xml_doctype_after_long_comment.xml": (
+            '<?xml version="1.0"?>\n<!--' + "x" * 70_000 + '-->\n<!DOCTYPE claims [<!ENTITY a "1.50">]>\n' + xml_body.format("&a;")
+        ).encode(),
+        "xml_doctype_utf16.xml": ('<?xml version="1.0" encoding="UTF-16"?>\n<!DOCTYPE claims [<!ENTITY a "1.50">]>\n' + xml_body.format("&a;")).encode("utf-16"),
+        "xml_undefined_entity.xml": ('<?xml version="1.0"?>\n' + xml_body.format("&x;")).encode(),
+        "xml_partial_entity.xml": ('<?xml version="1.0"?>\n' + xml_body.format("1.&amt;")).encode(),
+        "json_deep_nesting.json": ('{"data": [\n{"ID": "1", "DAY": "20250302", "AMOUNT": "1.50"},\n' + deep + "\n]}").encode(),
+        "sas_id_beyond_2_53.xpt": _xpt(
+            pl.DataFrame({"ID": [900000000000000001.0, 5.0], "DAY": ["20250302", "20250302"], "AMOUNT": [1.5, 2.5]})
+        ),
+    }
 
 
 def corpus() -> dict[str, bytes]:
@@ -118,6 +154,7 @@ def corpus() -> dict[str, bytes]:
         "sas_not_sas.sas7bdat": b"\x00" * 2048,
         # encryption
         "pgp_no_key.csv.pgp": b"\x85\x01\x0c" + bytes(range(200)),
+        **hostile(),
     }
 
 
