@@ -100,12 +100,14 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from carelake.tools.demo import format_summary, run_demo
+    from carelake.tools.demo import format_masking, format_summary, run_demo
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
     with dg.DagsterInstance.get() as instance:
         summaries = run_demo(settings, instance, args.month, args.fault_rate, args.seed, feeds=args.feed)
     print(format_summary(summaries))
+    demoed = {s.feed for s in summaries}
+    print("\n" + format_masking([loaded.spec for loaded in load_specs(settings.sources_dir) if loaded.spec.key in demoed]))
     print(f"\nlake: {settings.lake_root}\nlanding: {settings.landing_root}\nnext: `make dev` to browse the assets")
     return 0 if summaries and all(s.success for s in summaries) else 1
 

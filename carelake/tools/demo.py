@@ -73,8 +73,18 @@ def run_demo(settings: Settings, instance: dg.DagsterInstance, month: dt.date, f
     return summaries
 
 
+def format_masking(specs: list) -> str:
+    """What the transformed layer did with each PHI column (the values stay in raw, the PHI zone)."""
+    lines = ["PHI in transformed (raw and quarantine keep the delivered values):"]
+    for spec in specs:
+        masked = [f"{spec.transformed_names[c.name]}: {spec.masking_of(c).value}" for c in spec.columns if c.phi]
+        if masked:
+            lines.append(f"  {spec.key:24} " + ", ".join(masked))
+    return "\n".join(lines)
+
+
 def format_summary(summaries: list[FeedSummary]) -> str:
-    header = ("feed", "partitions", "raw rows", "transformed", "quarantined", "checks ok", "checks failed", "run")
+    header = ("feed", "partitions", "raw rows", "transformed", "quarantined", "check results ok", "failed", "run")
     rows = [
         (s.feed, s.partitions, s.rows_raw, s.rows_transformed, s.rows_quarantined, s.checks_passed, s.checks_failed,
          "ok" if s.success else "FAILED")

@@ -13,7 +13,8 @@ def test_the_demo_materializes_a_month_of_every_sample_feed(demo_home, capsys):
     assert main(["demo", "--month", "2026-10-01", "--fault-rate", "0.02"]) == 0
 
     out = capsys.readouterr().out
-    rows = {fields[0]: fields for fields in map(str.split, out.splitlines()) if fields and "/" in fields[0]}
+    rows = {fields[0]: fields for fields in map(str.split, out.splitlines()) if len(fields) == 8 and "/" in fields[0]}
+    assert "member_id: hash" in out and "first_name: redact" in out  # what masking did, said where the user looks
     simulated = [s.spec.key for s in load_specs(REPO_SOURCES) if s.spec.start_date.isoformat() <= "2026-10-01"]
     for feed in simulated:
         if feed.startswith("cms_desynpuf"):
