@@ -48,13 +48,16 @@ def scan_text(path: Path, quote: str | None, delimiter: str = ",") -> TextScan:
     controls = breaks = False
     needle = quote.encode() if quote else None
     starts = {b"\n", b"\r", delimiter.encode(), needle, b""}
+    # One translate finds both: what is left of a chunk is its control bytes and its quotes.
+    other = _OTHER_BYTES.replace(needle, b"") if needle else _OTHER_BYTES
     inside, budget, previous = False, _QUOTES_FOLLOWED, b""
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
-            controls = controls or bool(chunk.translate(None, _OTHER_BYTES))
+            kept = chunk.translate(None, other)
+            count = kept.count(needle) if needle else 0
+            controls = controls or len(kept) > count
             if needle is None or breaks:
                 continue
-            count = chunk.count(needle)
             budget -= count
             if budget < 0:
                 breaks = True
