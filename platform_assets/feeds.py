@@ -44,7 +44,8 @@ class EngineError(Exception):
     """An error raised by a library (parser, storage engine), its message reduced to kind and position."""
 
 
-_OURS = ("carelake", "platform_assets", "resources", "sensors")
+# Our own errors are built without values; Dagster's own (Failure, RetryRequested, interruptions) steer the run.
+_OURS = ("carelake", "platform_assets", "resources", "sensors", "dagster")
 
 
 def value_free(exc: BaseException) -> BaseException:
