@@ -121,7 +121,8 @@ def test_the_catalog_lists_every_feeds_three_assets_grouped_by_provider(page, ui
 
 
 def test_an_asset_page_shows_owner_columns_with_phi_badges_and_partitions(page, ui):
-    text = _open(page, ui, "/assets/raw/acme_health/claims", "raw_claims", "Columns")
+    # Waits for the column table itself (the page renders its sections one by one).
+    text = _open(page, ui, "/assets/raw/acme_health/claims", "raw_claims", "Date of service, delivered as YYYYMMDD")
     assert "claims-data" in text  # the owner, team:claims-data
     assert "phi: member_id" in text and "phi: date" in text
     assert "Date of service, delivered as YYYYMMDD" in text  # the spec's column description
