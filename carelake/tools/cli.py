@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from carelake.settings import Settings
-from carelake.spec.loading import SpecError, load_platform, load_specs
+from carelake.spec.loading import SpecError, load_catalog, load_specs
 from carelake.spec.platform import PLATFORM_FILE
 
 
@@ -58,12 +58,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _validate(settings: Settings, args: argparse.Namespace) -> int:
-    specs = load_specs(settings.sources_dir)
-    for loaded in specs:
+    catalog = load_catalog(settings.sources_dir)  # one read of sources/: the feeds and the platform config
+    if catalog.invalid:
+        raise SpecError(catalog.problems)
+    for loaded in catalog.feeds:
         print(f"ok  {loaded.spec.key:40} {loaded.spec.cadence.value:10} {len(loaded.spec.columns)} columns  ({loaded.path})")
-    platform = load_platform(settings.sources_dir)
-    print(f"ok  platform config: {len(platform.teams)} teams ({settings.sources_dir / PLATFORM_FILE})")
-    print(f"{len(specs)} source specs are valid")
+    print(f"ok  platform config: {len(catalog.platform.teams)} teams ({settings.sources_dir / PLATFORM_FILE})")
+    print(f"{len(catalog.feeds)} source specs are valid")
     return 0
 
 
