@@ -35,6 +35,10 @@ def deliveries_partitions_name(feed: _Feed) -> str:
     return f"{feed.provider}__{feed.table}__deliveries"
 
 
+# The asset check on every raw and transformed table that says whether its latest due window is in.
+FRESHNESS_CHECK = "freshness"
+
+
 class RunTags:
     """Run tag names (all under `carelake/`), set by the arrival sensors and read by the feed op."""
 

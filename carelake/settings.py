@@ -19,6 +19,16 @@ class Settings:
     # Fail the whole code location on one invalid spec file (as `carelake validate` and CI do); by
     # default the location loads every valid feed and shows each invalid file on a placeholder asset.
     strict_specs: bool = False
+    # The alert outbox (any SQLAlchemy URL; PostgreSQL in production) and how alerts leave it:
+    # "local" appends every message to `alerts_sink` (the embedded default: no credentials needed),
+    # "send" delivers to Slack, SMTP and PagerDuty as sources/_platform.yaml configures them.
+    alerts_db: str | None = None
+    alert_delivery: str = "local"
+    home: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.alert_delivery not in ("local", "send"):
+            raise ValueError(f"CARELAKE_ALERT_DELIVERY is {self.alert_delivery!r}; use 'local' (the sink file) or 'send'")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -29,7 +39,27 @@ class Settings:
             landing_root=Path(os.environ.get("CARELAKE_LANDING_ROOT", home / "landing")),
             cache_dir=home / "cache",
             strict_specs=os.environ.get("CARELAKE_STRICT_SPECS", "") not in ("", "0", "false"),
+            alerts_db=os.environ.get("CARELAKE_ALERTS_DB") or None,
+            alert_delivery=os.environ.get("CARELAKE_ALERT_DELIVERY", "local"),
+            home=home,
         )
+
+    @property
+    def alerts_url(self) -> str:
+        """The outbox database: CARELAKE_ALERTS_DB, else a SQLite file in the carelake home."""
+        if self.alerts_db:
+            return self.alerts_db
+        if self.home is None:
+            raise ValueError("Settings without a home need alerts_db (a SQLAlchemy URL for the alert outbox)")
+        self.home.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.home / 'alerts.db'}"
+
+    @property
+    def alerts_sink(self) -> Path | None:
+        """Where "local" delivery writes messages (None: they are sent)."""
+        if self.alert_delivery == "send":
+            return None
+        return (self.home or Path(self.lake_root).parent) / "alerts" / "sent.jsonl"
 
     @property
     def spec_cache_file(self) -> Path | None:

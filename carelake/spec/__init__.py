@@ -94,8 +94,47 @@ class Compute(StrictModel):
 
 
 class Subscriber(StrictModel):
+    """Someone who hears this feed's alerts and those of every feed it waits for: a Slack channel
+    (`#name`), an e-mail address, or a PagerDuty service (the variable holding its routing key)."""
+
     channel: Literal["slack", "email", "pagerduty"]
     target: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _target_fits_channel(self) -> Subscriber:
+        shapes = {"slack": (r"#[a-z0-9_-]+", "a channel such as #claims-feeds"),
+                  "email": (r"[^@\s]+@[^@\s]+\.[^@\s]+", "an e-mail address"),
+                  "pagerduty": (r"[A-Z_][A-Z0-9_]*", "the name of the environment variable holding the routing key")}
+        pattern, what = shapes[self.channel]
+        if not re.fullmatch(pattern, self.target):
+            raise ValueError(f"subscribers: {self.channel} target {self.target!r} must be {what}")
+        return self
+
+
+class MaintenanceWindow(StrictModel):
+    """A time when the feed's alerts are held (stored as suppressed, not sent): planned work, a known outage."""
+
+    start: dt.datetime
+    end: dt.datetime
+    reason: str = Field(min_length=1)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, at: dt.datetime) -> dt.datetime:
+        return at if at.tzinfo else at.replace(tzinfo=dt.UTC)  # a time without a zone is UTC
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MaintenanceWindow:
+        if self.end <= self.start:
+            raise ValueError(f"alerts.maintenance: end {self.end.isoformat()} is not after start {self.start.isoformat()}")
+        return self
+
+
+class FeedAlerts(StrictModel):
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+    def maintenance_at(self, at: dt.datetime) -> MaintenanceWindow | None:
+        return next((w for w in self.maintenance if w.start <= at < w.end), None)
 
 
 class SourceSpec(StrictModel):
@@ -115,6 +154,7 @@ class SourceSpec(StrictModel):
     priority: Priority = Priority.normal
     compute: Compute = Field(default_factory=Compute)
     subscribers: list[Subscriber] = Field(default_factory=list)
+    alerts: FeedAlerts = Field(default_factory=FeedAlerts)
     masking_profile: Literal["annotated", "safe_harbor"] = Field(
         default="annotated",
         description="annotated: each PHI column's masking (or its category's default); safe_harbor: the default for "

@@ -1,6 +1,7 @@
 """The platform's own configuration under `sources/`, reviewed like the feeds but not a feed.
 
-`sources/_platform.yaml` is the central table: teams and the channels their alerts go to, the
+`sources/_platform.yaml` is the central table: teams and the channels their alerts go to, how alerts
+are sent (`alerts`: link base URL, Slack / SMTP / PagerDuty servers, retries, operators), the
 run-queue priority of each spec `priority`, and the compute shape of each spec `compute.size`.
 Channel names and addresses are reviewed config; tokens, webhook URLs and routing keys are
 secrets, so only the names of their environment variables appear here (`carelake/secrets.py`).
@@ -87,6 +88,39 @@ class Privacy(StrictModel):
     restricted_zip3: list[Annotated[str, Field(pattern=r"^[0-9]{3}$")]] = Field(default_factory=lambda: list(RESTRICTED_ZIP3))
 
 
+class SlackSettings(StrictModel):
+    token_env: str = Field(default="SLACK_BOT_TOKEN", pattern=ENV_NAME, description="variable holding the bot token (chat.postMessage)")
+    base_url: str = Field(default="https://slack.com/api/", description="Web API base URL (a proxy, or a local server in tests)")
+
+
+class SmtpSettings(StrictModel):
+    host: str = "localhost"
+    port: int = Field(default=25, gt=0, lt=65536)
+    sender: str = Field(default="carelake@localhost", description="the From: address")
+    starttls: bool = False
+    username_env: str | None = Field(default=None, pattern=ENV_NAME)
+    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+
+
+class PagerDutySettings(StrictModel):
+    events_url: str = Field(default="https://events.pagerduty.com/v2/enqueue", description="Events API v2 endpoint")
+
+
+class AlertSettings(StrictModel):
+    """How alerts are sent: links, the channels' servers, retries, and who hears about the platform itself."""
+
+    dagster_url: str = Field(default="http://localhost:3000", description="base URL of the Dagster UI, for links in alerts")
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    email: SmtpSettings = Field(default_factory=SmtpSettings)
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    operators: list[AlertChannel] = Field(
+        default_factory=list,
+        description="who hears about the platform itself: a code location that fails to load, a sensor that errors",
+    )
+    max_attempts: int = Field(default=8, ge=1, description="delivery attempts per message before it is given up (and logged)")
+    backoff_seconds: float = Field(default=30, gt=0, description="wait before the first retry; doubles per attempt, at most an hour")
+
+
 class PlatformConfig(StrictModel):
     """`sources/_platform.yaml`; every key is optional and an absent file means the defaults."""
 
@@ -94,6 +128,7 @@ class PlatformConfig(StrictModel):
     priorities: dict[Priority, int] = Field(default_factory=_default_priorities, description="run-queue priority (dagster/priority)")
     compute: dict[Literal["small", "medium", "large"], ComputeShape] = Field(default_factory=_default_compute)
     privacy: Privacy = Field(default_factory=Privacy)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     local_channel_roots: list[str] = Field(
         default_factory=list,
         description="absolute folders (mounted drives) that local channels may name; anything else must be under the landing root",
