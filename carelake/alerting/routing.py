@@ -34,7 +34,7 @@ def _channel(channel: SlackAlerts | EmailAlerts | PagerDutyAlerts, why: str) -> 
     return Recipient("pagerduty", channel.routing_key_env, why)
 
 
-def _owner(owner: str, platform: PlatformConfig, why: str) -> tuple[list[Recipient], str | None]:
+def team_recipients(owner: str, platform: PlatformConfig, why: str) -> tuple[list[Recipient], str | None]:
     """An owner's recipients, and a problem when it names a team the platform config does not know."""
     if not owner.startswith("team:"):
         return [Recipient("email", owner, why)], None
@@ -73,7 +73,7 @@ def route(alert: Alert, specs: dict[str, SourceSpec], platform: PlatformConfig) 
         owners = "platform operators"
     else:
         for owner in spec.owners:
-            recipients, problem = _owner(owner, platform, "owner")
+            recipients, problem = team_recipients(owner, platform, "owner")
             found += recipients
             problems += [problem] if problem else []
         found += [_subscriber(s.channel, s.target, f"subscriber of {spec.key}") for s in spec.subscribers]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import sys
@@ -46,12 +47,17 @@ def main(argv: list[str] | None = None) -> int:
     profile.add_argument("--out", type=Path, help="draft YAML path (default: <sources>/<provider>/<table>.yaml)")
     profile.add_argument("--sources", type=Path, help="sources folder (default: $CARELAKE_SOURCES_DIR or ./sources)")
 
+    from carelake.tools import alerts
+
+    alerts.add_parser(sub)
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if getattr(args, "sources", None):
-        settings = Settings(args.sources, settings.lake_root, settings.landing_root)
+        settings = dataclasses.replace(settings, sources_dir=args.sources)
+    commands = {"validate": _validate, "simulate": _simulate, "demo": _demo, "profile": _profile, "alerts": alerts.alerts_command}
     try:
-        return {"validate": _validate, "simulate": _simulate, "demo": _demo, "profile": _profile}[args.command](settings, args)
+        return commands[args.command](settings, args)
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 1

@@ -6,37 +6,13 @@ import datetime as dt
 import uuid
 
 import dagster as dg
-import psycopg2
-import pytest
 import yaml
 
 from carelake.settings import PROJECT_ROOT
 from platform_assets.assembly import build_definitions
 from tests.support.deliveries import deliver
-from tests.support.environment import unavailable
 from tests.support.runs import failure_message, materialize, requested_partitions
 from tests.support.specs import feed_yaml, write_spec
-
-SERVER = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
-
-
-@pytest.fixture
-def postgres_url():
-    try:
-        admin = psycopg2.connect(dbname="postgres", connect_timeout=3, **SERVER)
-    except psycopg2.OperationalError as exc:
-        unavailable(f"no PostgreSQL on 127.0.0.1:5432 ({exc})")
-    admin.autocommit = True
-    name = f"carelake_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg2://{SERVER['user']}@{SERVER['host']}:{SERVER['port']}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
 
 def test_the_shipped_postgres_config_runs_feeds_and_automation(settings, postgres_url, monkeypatch, tmp_path):
     monkeypatch.setenv("CARELAKE_PG_URL", postgres_url)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import dagster as dg
+import psycopg2
 import pytest
 
 from carelake.settings import Settings
-from tests.support.environment import REPO_SOURCES
+from tests.support.environment import REPO_SOURCES, unavailable
+
+POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
 
 @pytest.fixture
@@ -41,3 +45,22 @@ def demo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CARELAKE_LAKE_ROOT", raising=False)
     monkeypatch.delenv("CARELAKE_LANDING_ROOT", raising=False)
     return home
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh database on the local PostgreSQL server (dropped afterwards), as a SQLAlchemy URL."""
+    try:
+        admin = psycopg2.connect(dbname="postgres", connect_timeout=3, **POSTGRES)
+    except psycopg2.OperationalError as exc:
+        unavailable(f"no PostgreSQL on 127.0.0.1:5432 ({exc})")
+    admin.autocommit = True
+    name = f"carelake_test_{uuid.uuid4().hex[:12]}"
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg2://{POSTGRES['user']}@{POSTGRES['host']}:{POSTGRES['port']}/{name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
