@@ -25,6 +25,9 @@ class Settings:
     alerts_db: str | None = None
     alert_delivery: str = "local"
     home: Path | None = None
+    # The Dagster UI's address for links in alerts and the code-location check: CARELAKE_DAGSTER_URL,
+    # else sources/_platform.yaml's alerts.dagster_url.
+    dagster_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.alert_delivery not in ("local", "send"):
@@ -41,6 +44,7 @@ class Settings:
             strict_specs=os.environ.get("CARELAKE_STRICT_SPECS", "") not in ("", "0", "false"),
             alerts_db=os.environ.get("CARELAKE_ALERTS_DB") or None,
             alert_delivery=os.environ.get("CARELAKE_ALERT_DELIVERY", "local"),
+            dagster_url=os.environ.get("CARELAKE_DAGSTER_URL") or None,
             home=home,
         )
 

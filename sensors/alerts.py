@@ -325,7 +325,7 @@ def landed_alerts(instance: dg.DagsterInstance, cursor: Cursor, links: Links, ti
 def sensor_alerts(instance: dg.DagsterInstance, outbox: Outbox, links: Links, tick: Tick) -> None:
     """The latest tick of every other sensor: one that errors alerts once, and once more when it recovers."""
     states = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR) if s.instigator_name != SENSOR_NAME]
-    subjects = {f"sensor:{s.repository_origin.code_location_origin.location_name}:{s.instigator_name}": s for s in states}
+    subjects = {f"sensor:{s.origin.repository_origin.code_location_origin.location_name}:{s.instigator_name}": s for s in states}
     known = outbox.states(list(subjects))
     for subject, state in subjects.items():
         ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
@@ -413,13 +413,14 @@ def evaluate(context: dg.SensorEvaluationContext, settings: Settings, now: dt.da
     platform = catalog.platform
     specs = {loaded.spec.key: loaded.spec for loaded in catalog.feeds}
     outbox = Outbox(settings.alerts_url)
-    links = Links(platform.alerts.dagster_url)
+    dagster_url = settings.dagster_url or platform.alerts.dagster_url
+    links = Links(dagster_url)
     cursor, tick = Cursor.parse(context.cursor), Tick()
     check_alerts(context.instance, outbox, cursor, links, tick)
     run_alerts(context.instance, outbox, cursor, links, tick)
     landed_alerts(context.instance, cursor, links, tick)
     sensor_alerts(context.instance, outbox, links, tick)
-    location_alerts(platform.alerts.dagster_url, outbox, tick)
+    location_alerts(dagster_url, outbox, tick)
     stored = dispatch(tick.alerts, specs, platform, outbox, now, context.log)
     # Messages first, then states, then the cursor: a tick cut short re-reads its events, and the
     # outbox's dedup keys make the second enqueue a no-op.

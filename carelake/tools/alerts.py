@@ -59,7 +59,7 @@ def _test(settings: Settings, args: argparse.Namespace) -> int:
             failed += 1
         alert = Alert(kind="test", severity=Severity.info, title=f"carelake test alert for {target}: the wiring works",
                       cause=f"test:{target}:{now.isoformat()}", feed=feed, facts=(("Sent at", now.isoformat(timespec="seconds")),),
-                      links=(("Dagster", catalog.platform.alerts.dagster_url),))
+                      links=(("Dagster", settings.dagster_url or catalog.platform.alerts.dagster_url),))
         for recipient in recipients:
             try:
                 sender(Message(0, alert, recipient, owners, 0, "pending", None))
