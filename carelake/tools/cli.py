@@ -46,12 +46,27 @@ def main(argv: list[str] | None = None) -> int:
     profile.add_argument("--out", type=Path, help="draft YAML path (default: <sources>/<provider>/<table>.yaml)")
     profile.add_argument("--sources", type=Path, help="sources folder (default: $CARELAKE_SOURCES_DIR or ./sources)")
 
+    run = sub.add_parser("run", help="ingest real delivered files of one feed and partition through Dagster")
+    run.add_argument("feed", metavar="FEED", help="provider/table")
+    which = run.add_mutually_exclusive_group(required=True)
+    which.add_argument("--partition", metavar="K", help="partition key: a window start (YYYY-MM-DD) or, adhoc, the file name")
+    which.add_argument("--file", metavar="F", help="a delivered file: copied into the feed's landing folder, its partition from its name")
+
+    report = sub.add_parser("report", help="a data-quality report for the provider: files, rows, quarantine, drift, deliveries")
+    report.add_argument("feed", metavar="FEED", help="provider/table")
+    scope = report.add_mutually_exclusive_group()
+    scope.add_argument("--partition", metavar="K", help="one partition (default: every landed partition)")
+    scope.add_argument("--file", metavar="F", help="the partition of this delivered file (its name, or a path)")
+    report.add_argument("--format", choices=["markdown", "html"], default="markdown")
+    report.add_argument("--out", type=Path, help="write the report to this file (default: standard output)")
+
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if getattr(args, "sources", None):
         settings = Settings(args.sources, settings.lake_root, settings.landing_root)
     try:
-        return {"validate": _validate, "simulate": _simulate, "demo": _demo, "profile": _profile}[args.command](settings, args)
+        commands = {"validate": _validate, "simulate": _simulate, "demo": _demo, "profile": _profile, "run": _run, "report": _report}
+        return commands[args.command](settings, args)
     except SpecError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -117,6 +132,18 @@ def _profile(settings: Settings, args: argparse.Namespace) -> int:
     from carelake.tools.profiling.command import profile_command
 
     return profile_command(settings, args)
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from carelake.tools.run import run_command
+
+    return run_command(settings, args)
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from carelake.tools.report import report_command
+
+    return report_command(settings, args)
 
 
 if __name__ == "__main__":
