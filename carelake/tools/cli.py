@@ -116,16 +116,21 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from carelake.tools.demo import format_masking, format_summary, run_demo
+    from carelake.tools.demo import format_masking, format_refusals, format_summary, run_demo
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
     with dg.DagsterInstance.get() as instance:
-        summaries = run_demo(settings, instance, args.month, args.fault_rate, args.seed, feeds=args.feed)
-    print(format_summary(summaries))
-    demoed = {s.feed for s in summaries}
-    print("\n" + format_masking([loaded.spec for loaded in load_specs(settings.sources_dir) if loaded.spec.key in demoed]))
+        summaries, refusals = run_demo(settings, instance, args.month, args.fault_rate, args.seed, feeds=args.feed)
+    if summaries:
+        print(format_summary(summaries))
+        demoed = {s.feed for s in summaries}
+        print("\n" + format_masking([loaded.spec for loaded in load_specs(settings.sources_dir) if loaded.spec.key in demoed]))
+    if refusals:
+        print(("\n" if summaries else "") + format_refusals(refusals), file=sys.stderr if not summaries else sys.stdout)
     print(f"\nlake: {settings.lake_root}\nlanding: {settings.landing_root}\nnext: `make dev` to browse the assets")
-    return 0 if summaries and all(s.success for s in summaries) else 1
+    # A feed named with --feed that was not demoed, or a spec the simulator failed on, fails the command.
+    refused = any(r.error for r in refusals) or (args.feed and refusals)
+    return 0 if summaries and all(s.success for s in summaries) and not refused else 1
 
 
 def _profile(settings: Settings, args: argparse.Namespace) -> int:
