@@ -35,6 +35,7 @@ from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
 
 FIRST_LINES = 5  # line numbers listed per problem
+MAX_PERIODS = 31  # late or missing periods listed
 _WITHHELD = "withheld (personal data)"
 
 
@@ -251,8 +252,14 @@ def _deliveries_section(spec: SourceSpec, keys: list[str], files: pl.DataFrame, 
         late = hours_late(due, got["delivered_at"])
         if late > 0:
             rows.append([f"{start} to {end - dt.timedelta(days=1)}", _when(due), "late", f"{late:.1f} hours after due ({_when(got['delivered_at'])})"])
-    intro = (f"A file for a period is due {spec.freshness.due_hours} hours after the period ends.")
-    return section.add(intro, Table(["period", "due (UTC)", "status", "detail"], rows) if rows else "Every delivery arrived on time.")
+    intro = f"A file for a period is due {spec.freshness.due_hours} hours after the period ends."
+    if not rows:
+        return section.add(intro, "Every delivery arrived on time.")
+    missing = sum(r[2] == "missing" for r in rows)
+    shown = rows[-MAX_PERIODS:]  # the most recent
+    return section.add(intro, f"{missing} period(s) missing, {len(rows) - missing} delivered late.",
+                       Table(["period", "due (UTC)", "status", "detail"], shown),
+                       f"The {len(rows) - len(shown)} earlier ones are left out." if len(shown) < len(rows) else "")
 
 
 def _windows_through_last_ended(spec: SourceSpec, first: str) -> list[str]:
