@@ -29,7 +29,7 @@ from carelake.settings import Settings
 from carelake.spec import Cadence, SourceSpec
 from carelake.spec.windows import expected_delivery, hours_late, keys_between, window_of
 from carelake.tools.document import Document, Section, Table, to_html, to_markdown
-from carelake.tools.run import RunRefused, check_partition, find_feed, partition_of_file
+from carelake.tools.run import RunRefused, check_partition, find_feed, partition_of_file, require_dagster_home
 from platform_assets.partitions import partitions_for
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
@@ -56,6 +56,7 @@ def report_command(settings: Settings, args: argparse.Namespace) -> int:
     """`carelake report FEED [--partition K | --file F] [--format markdown|html] [--out FILE]`."""
     try:
         spec = find_feed(settings, args.feed)
+        require_dagster_home()
         lake = DeltaLake(root=settings.lake_root)
         if args.file:
             keys = [check_partition(spec, partition_of_file(spec, Path(args.file).name))]
@@ -139,7 +140,7 @@ def _drift(instance: dg.DagsterInstance, spec: SourceSpec, keys: list[str]) -> d
 
 def _checks(instance: dg.DagsterInstance, spec: SourceSpec, keys: list[str]) -> list[tuple[str, str, bool, str, dict]]:
     """(partition, check, passed, severity, counts) of the latest evaluation of each check of raw and transformed."""
-    from dagster._core.event_api import PartitionKeyFilter
+    from dagster._core.event_api import PartitionKeyFilter  # not exported by dagster 1.13; the storage API takes it
 
     check_keys = [dg.AssetCheckKey(dg.AssetKey(table_key(c.layer, spec)), c.name) for c in checks_for(spec)]
     out = []

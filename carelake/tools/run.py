@@ -234,6 +234,13 @@ def find_feed(settings: Settings, feed: str) -> SourceSpec:
     raise RunRefused(f"{feed}: no such feed under {settings.sources_dir} (FEED is provider/table; feeds: {known})")
 
 
+def require_dagster_home() -> None:
+    """RunRefused unless DAGSTER_HOME names the instance runs are recorded in (and reports read)."""
+    if not os.environ.get("DAGSTER_HOME"):
+        raise RunRefused("DAGSTER_HOME is not set: it names the Dagster instance runs are recorded in "
+                         "(the Makefile sets $CARELAKE_HOME/dagster_home)")
+
+
 def run_command(settings: Settings, args: argparse.Namespace) -> int:
     """`carelake run FEED --partition K | --file F`: 0 if the run succeeded, 1 if it failed, 2 if refused."""
     try:
@@ -243,9 +250,7 @@ def run_command(settings: Settings, args: argparse.Namespace) -> int:
         else:
             key = find_delivered(settings, spec, args.partition) if spec.cadence is Cadence.adhoc else args.partition
         key = check_partition(spec, key)
-        if not os.environ.get("DAGSTER_HOME"):
-            raise RunRefused("DAGSTER_HOME is not set: it names the Dagster instance the run is recorded in "
-                             "(the Makefile sets $CARELAKE_HOME/dagster_home)")
+        require_dagster_home()
     except RunRefused as exc:
         print(f"carelake run: {exc}", file=sys.stderr)
         return 2
