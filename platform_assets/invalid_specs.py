@@ -52,6 +52,8 @@ def spec_errors_sensor(catalog: Catalog) -> dg.SensorDefinition:
     @dg.sensor(name="carelake_spec_errors", minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
                description="Fails while a spec file under sources/ is invalid (its feed is not loaded).")
     def carelake_spec_errors(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-        raise InvalidSpecs(f"{len(catalog.invalid)} spec file(s) invalid, their feeds not loaded:\n  " + "\n  ".join(problems))
+        # The first line names the files (alerts quote only a first line); the problems follow.
+        files = ", ".join(str(path) for path in sorted(catalog.invalid))
+        raise InvalidSpecs(f"{len(catalog.invalid)} spec file(s) invalid, their feeds not loaded: {files}\n  " + "\n  ".join(problems))
 
     return carelake_spec_errors

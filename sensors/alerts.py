@@ -339,8 +339,7 @@ def sensor_alerts(instance: dg.DagsterInstance, outbox: Outbox, links: Links, ti
         tick.states[subject] = now
         location = subject.split(":")[1]
         if now == "fail":
-            error = latest.error
-            detail = f"{error.cls_name}: {without_values(error.message)[:300]}" if error else "no error recorded"
+            detail = _innermost(latest.error) if latest.error else "no error recorded"
             tick.alerts.append(Alert(
                 kind="sensor_error", severity=Severity.fail, title=f"Sensor {state.instigator_name} in {location} is failing",
                 cause=f"{subject}:fail:{latest.tick_id}", facts=(("Error", detail),),
@@ -349,6 +348,22 @@ def sensor_alerts(instance: dg.DagsterInstance, outbox: Outbox, links: Links, ti
             tick.alerts.append(Alert(
                 kind="sensor_recovered", severity=Severity.info, title=f"Sensor {state.instigator_name} in {location} ticks again",
                 cause=f"{subject}:pass:{latest.tick_id}", incident=subject, resolves=True))
+
+
+_CAUSED_BY = "The above exception was caused by the following exception:"
+
+
+def _innermost(error) -> str:  # noqa: ANN001 - a SerializableErrorInfo
+    """'Class: first line' of the exception that started it, value-free. The daemon stores a sensor's error as
+    its own wrapper, with the sensor's exception (and its causes) inside the wrapper's text."""
+    while error.cause is not None:
+        error = error.cause
+    name, message = error.cls_name or "Error", error.message
+    if _CAUSED_BY in message:
+        last = message.rsplit(_CAUSED_BY, 1)[1].strip().splitlines()[0]
+        qualified, _, message = last.partition(": ")
+        name = qualified.rsplit(".", 1)[-1]
+    return f"{name}: {without_values(message)[:300]}"
 
 
 _LOCATIONS_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name

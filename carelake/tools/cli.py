@@ -47,6 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     profile.add_argument("--out", type=Path, help="draft YAML path (default: <sources>/<provider>/<table>.yaml)")
     profile.add_argument("--sources", type=Path, help="sources folder (default: $CARELAKE_SOURCES_DIR or ./sources)")
 
+    run = sub.add_parser("run", help="ingest real delivered files of one feed and partition through Dagster")
+    run.add_argument("feed", metavar="FEED", help="provider/table")
+    which = run.add_mutually_exclusive_group(required=True)
+    which.add_argument("--partition", metavar="K", help="partition key: a window start (YYYY-MM-DD) or, adhoc, the file name")
+    which.add_argument("--file", metavar="F", help="a delivered file: copied into the feed's landing folder, its partition from its name")
+
+    report = sub.add_parser("report", help="a data-quality report for the provider: files, rows, quarantine, drift, deliveries")
+    report.add_argument("feed", metavar="FEED", help="provider/table")
+    scope = report.add_mutually_exclusive_group()
+    scope.add_argument("--partition", metavar="K", help="one partition (default: every landed partition)")
+    scope.add_argument("--file", metavar="F", help="the partition of this delivered file (its name, or a path)")
+    report.add_argument("--format", choices=["markdown", "html"], default="markdown")
+    report.add_argument("--out", type=Path, help="write the report to this file (default: standard output)")
+
     from carelake.tools import alerts
 
     alerts.add_parser(sub)
@@ -55,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if getattr(args, "sources", None):
         settings = dataclasses.replace(settings, sources_dir=args.sources)
-    commands = {"validate": _validate, "simulate": _simulate, "demo": _demo, "profile": _profile, "alerts": alerts.alerts_command}
+    commands = {"validate": _validate, "simulate": _simulate, "demo": _demo, "profile": _profile, "run": _run, "report": _report,
+                "alerts": alerts.alerts_command}
     try:
         return commands[args.command](settings, args)
     except SpecError as exc:
@@ -107,22 +122,39 @@ def _simulate(settings: Settings, args: argparse.Namespace) -> int:
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from carelake.tools.demo import format_masking, format_summary, run_demo
+    from carelake.tools.demo import format_masking, format_refusals, format_summary, run_demo
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
     with dg.DagsterInstance.get() as instance:
-        summaries = run_demo(settings, instance, args.month, args.fault_rate, args.seed, feeds=args.feed)
-    print(format_summary(summaries))
-    demoed = {s.feed for s in summaries}
-    print("\n" + format_masking([loaded.spec for loaded in load_specs(settings.sources_dir) if loaded.spec.key in demoed]))
+        summaries, refusals = run_demo(settings, instance, args.month, args.fault_rate, args.seed, feeds=args.feed)
+    if summaries:
+        print(format_summary(summaries))
+        demoed = {s.feed for s in summaries}
+        print("\n" + format_masking([loaded.spec for loaded in load_specs(settings.sources_dir) if loaded.spec.key in demoed]))
+    if refusals:
+        print(("\n" if summaries else "") + format_refusals(refusals), file=sys.stderr if not summaries else sys.stdout)
     print(f"\nlake: {settings.lake_root}\nlanding: {settings.landing_root}\nnext: `make dev` to browse the assets")
-    return 0 if summaries and all(s.success for s in summaries) else 1
+    # A feed named with --feed that was not demoed, or a spec the simulator failed on, fails the command.
+    refused = any(r.error for r in refusals) or (args.feed and refusals)
+    return 0 if summaries and all(s.success for s in summaries) and not refused else 1
 
 
 def _profile(settings: Settings, args: argparse.Namespace) -> int:
     from carelake.tools.profiling.command import profile_command
 
     return profile_command(settings, args)
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from carelake.tools.run import run_command
+
+    return run_command(settings, args)
+
+
+def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from carelake.tools.report import report_command
+
+    return report_command(settings, args)
 
 
 if __name__ == "__main__":

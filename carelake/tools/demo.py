@@ -7,70 +7,83 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from carelake.names import LANDED, QUARANTINE, RAW, TRANSFORMED, table_key
+from carelake.errors import without_values
 from carelake.settings import Settings
+from carelake.spec import Cadence, SourceSpec
 from carelake.spec.loading import load_specs
+from carelake.spec.windows import first_window_start, keys_between
+from carelake.tools.run import FeedSummary, materialize_feed
 from carelake.tools.simulation import Simulator
 from platform_assets.assembly import build_definitions
 from platform_assets.partitions import partitions_for
 from resources.lake import DeltaLake
-from resources.selection import PartitionSelection
 
 
 @dataclass
-class FeedSummary:
+class Refusal:
+    """A feed the demo did not run, and why (with what to do instead)."""
+
     feed: str
-    partitions: int
-    rows_raw: int
-    rows_transformed: int
-    rows_quarantined: int
-    checks_passed: int
-    checks_failed: int
-    success: bool
+    reason: str
+    error: bool = False  # the simulator failed on the spec (not a limit of the month chosen)
 
 
 def run_demo(settings: Settings, instance: dg.DagsterInstance, month: dt.date, fault_rate: float, seed: int,
-             feeds: list[str] | None = None) -> list[FeedSummary]:
-    """Simulate `month` for every feed (or the named `provider/table` feeds), then one single-run backfill per feed."""
+             feeds: list[str] | None = None) -> tuple[list[FeedSummary], list[Refusal]]:
+    """Simulate `month` for every feed (or the named `provider/table` feeds), then one single-run backfill
+    per feed; feeds it cannot simulate for that month are refused, each with the reason."""
     start = month.replace(day=1)
     end = (start + dt.timedelta(days=32)).replace(day=1)
     defs = build_definitions(settings)
     simulator = Simulator(settings.landing_root, seed=seed)
     lake = DeltaLake(root=settings.lake_root)
-    summaries = []
+    summaries, refusals = [], []
     for loaded in load_specs(settings.sources_dir):
         spec = loaded.spec
         if feeds and spec.key not in feeds:
             continue
-        report = simulator.simulate(spec, start, end, fault_rate=fault_rate)
-        if not report.deliveries:
+        reason = refusal(spec, start, end)
+        if reason:
+            refusals.append(Refusal(spec.key, reason))
             continue
-        partitions_def = partitions_for(spec)
-        keys = [k for k in partitions_def.get_partition_keys() if start.isoformat() <= k < end.isoformat()]
-        feed = defs.resolve_assets_def(dg.AssetKey(table_key(RAW, spec)))
-        result = dg.materialize(
-            [feed],
-            instance=instance,
-            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
-        checks = result.get_asset_check_evaluations()
-        selection = PartitionSelection.of_keys(keys)
-        landed = table_key(LANDED, spec)
-        summaries.append(
-            FeedSummary(
-                feed=spec.key,
-                partitions=len(lake.counts_by_partition(landed, selection)),
-                rows_raw=lake.count(table_key(RAW, spec), selection),
-                rows_transformed=lake.count(table_key(TRANSFORMED, spec), selection),
-                rows_quarantined=lake.count(table_key(QUARANTINE, spec), selection),
-                checks_passed=sum(c.passed for c in checks),
-                checks_failed=sum(not c.passed for c in checks),
-                success=result.success,
-            )
-        )
-    return summaries
+        try:
+            report = simulator.simulate(spec, start, end, fault_rate=fault_rate)
+        except Exception as exc:  # noqa: BLE001 - reported per feed (value-free), the demo goes on and exits 1
+            refusals.append(Refusal(spec.key, f"the simulator cannot write this spec ({type(exc).__name__}: {without_values(exc)}); "
+                                    f"run a real file instead: carelake run {spec.key} --file FILE", error=True))
+            continue
+        if spec.cadence is Cadence.adhoc:
+            keys = sorted({d.name for d in report.deliveries})
+        else:
+            keys = [k for k in keys_between(spec, start.isoformat(), end.isoformat()) if partitions_for(spec).has_partition_key(k)]
+        summaries.append(materialize_feed(defs, instance, spec, keys, lake))
+    return summaries, refusals
+
+
+def refusal(spec: SourceSpec, start: dt.date, end: dt.date) -> str | None:
+    """Why the demo cannot simulate the month [start, end) of a feed (None: it can)."""
+    if spec.cadence is Cadence.adhoc:
+        return None  # one simulated file, registered as its delivery partition
+    keys = keys_between(spec, start.isoformat(), end.isoformat())
+    closed = [k for k in keys if partitions_for(spec).has_partition_key(k)]
+    if closed:
+        return None
+    latest = partitions_for(spec).get_last_partition_key()  # the latest window that has ended
+    instead = f"--month {latest}" if latest else "a month once its first window has ended"
+    if not keys:
+        return (f"no {spec.cadence.value} window of it starts in {start:%Y-%m} (its windows start on "
+                f"{_window_starts(spec)}, from {first_window_start(spec)}); demo it with {instead}")
+    return (f"its {spec.cadence.value} window {keys[0]} has not ended yet (Dagster creates a time partition when its window "
+            f"ends); demo it with {instead}")
+
+
+def _window_starts(spec: SourceSpec) -> str:
+    return {Cadence.quarterly: "Jan, Apr, Jul and Oct 1", Cadence.semiannual: "Jan and Jul 1",
+            Cadence.yearly: "Jan 1"}.get(spec.cadence, "every window boundary")
+
+
+def format_refusals(refusals: list[Refusal]) -> str:
+    return "\n".join(["not demoed:", *(f"  {r.feed}: {r.reason}" for r in refusals)]) if refusals else ""
 
 
 def format_masking(specs: list) -> str:

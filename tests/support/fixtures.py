@@ -48,6 +48,20 @@ def demo_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def cli_env(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The environment a `carelake` command reads, pointing at the test's `settings` (sources copy, lake,
+    landing folder) and a fresh DAGSTER_HOME; returns those settings."""
+    (tmp_path / "dagster_home").mkdir(exist_ok=True)
+    monkeypatch.setenv("CARELAKE_HOME", str(tmp_path / "carelake"))
+    monkeypatch.setenv("CARELAKE_SOURCES_DIR", str(settings.sources_dir))
+    monkeypatch.setenv("CARELAKE_LAKE_ROOT", settings.lake_root)
+    monkeypatch.setenv("CARELAKE_LANDING_ROOT", str(settings.landing_root))
+    monkeypatch.setenv("CARELAKE_STRICT_SPECS", "1")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    return settings
+
+
+@pytest.fixture
 def postgres_url():
     """A fresh database on the local PostgreSQL server (dropped afterwards), as a SQLAlchemy URL."""
     try:
