@@ -161,10 +161,12 @@ def check_alerts(instance: dg.DagsterInstance, outbox: Outbox, cursor: Cursor, l
         if before == now:
             continue
         tick.states[subject] = now
-        groups[(evaluation.asset_key, evaluation.check_name, before, now, run_id)].append((execution_id, evaluation))
+        # One cause, one alert: a feed's raw and transformed going stale together is one missing delivery.
+        scope = _feed_of(evaluation.asset_key) if evaluation.check_name == FRESHNESS_CHECK else evaluation.asset_key.to_user_string()
+        groups[(scope, evaluation.check_name, before, now, run_id)].append((execution_id, evaluation))
     failing = _failing_checks(outbox, tick.states)
-    for (key, check, before, now, run_id), members in groups.items():
-        tick.alerts.append(_check_alert(key, check, before, now, run_id, members, links, failing))
+    for (_, check, before, now, run_id), members in groups.items():
+        tick.alerts.append(_check_alert(check, before, now, run_id, members, links, failing))
 
 
 def _failing_checks(outbox: Outbox, changes: dict[str, str]) -> set[str]:
@@ -178,32 +180,35 @@ def _failing_checks(outbox: Outbox, changes: dict[str, str]) -> set[str]:
     return failing
 
 
-def _check_alert(key: dg.AssetKey, check: str, before: str, now: str, run_id: str,
-                 members: list[tuple[int, AssetCheckEvaluation]], links: Links, failing: set[str]) -> Alert:
-    asset = key.to_user_string()
-    partitions = partition_list([e.partition for _, e in members if e.partition])
+def _check_alert(check: str, before: str, now: str, run_id: str, members: list[tuple[int, AssetCheckEvaluation]],
+                 links: Links, failing: set[str]) -> Alert:
+    """The alert for one group of transitions: one check on one table (its partitions), or a feed's freshness."""
+    members = sorted(members, key=lambda m: m[1].asset_key.path[0] != "raw")  # raw first: it names the cause
     first = members[0][1]
+    key = first.asset_key
+    asset = ", ".join(dict.fromkeys(e.asset_key.to_user_string() for _, e in members))
+    partitions = partition_list([e.partition for _, e in members if e.partition])
     numbers = [(label, str(value.value)) for label, value in first.metadata.items() if isinstance(value, _NUMERIC)]
     facts = [("Check", check), ("State", f"{before} -> {now}"), *numbers[:8]]
     link_list = [links.asset(key, partitions[0] if len(partitions) == 1 else None, view="checks")]
     if run_id:
         link_list.append(links.run(run_id))
-    incident = f"check:{asset}:{check}"
     freshness = check == FRESHNESS_CHECK
+    incident = f"freshness:{_feed_of(key)}" if freshness else f"check:{asset}:{check}"
     if now == "pass":
         kind, severity = ("freshness_recovered" if freshness else "check_recovered"), Severity.info
-        title = f"{asset} is fresh again" if freshness else f"{asset}: check {check} passes again"
+        title = f"{asset} fresh again" if freshness else f"{asset}: check {check} passes again"
         # PagerDuty hears the resolve only when nothing of this check on this table is still failing.
-        resolves = before == "fail" and f"check:{asset}:{check}" not in failing
+        resolves = before == "fail" and not any(f"check:{e.asset_key.to_user_string()}:{check}" in failing for _, e in members)
     elif freshness:
         kind, severity, resolves = f"freshness_{now}", Severity(now), False
         window = _text(first.metadata.get("window")) or (partitions[0] if partitions else "")
         due = _text(first.metadata.get("due_at"))
         delivered = _text(first.metadata.get("delivered"))
         if delivered == "False":
-            title = f"{asset}: missing delivery for window {window}" + (f" (due {due})" if due else "")
+            title = f"{_feed_of(key)}: missing delivery for window {window}" + (f" (due {due})" if due else "")
         else:
-            title = f"{asset} is stale: window {window} is not materialized with its checks passed" + (f" (due {due})" if due else "")
+            title = f"{asset} stale: window {window} is not materialized with its checks passed" + (f" (due {due})" if due else "")
         if now == "warn":
             title += " - warning, not yet due"
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 
 from carelake.alerting import Alert, Severity
@@ -83,3 +84,49 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
     if not messages:
         print("the alert outbox is empty" + (f" for status {args.status}" if args.status else ""))
     return 0
+
+
+def demo_alerts(settings: Settings, instance, month_start: dt.date, feeds: list[str]) -> str:  # noqa: ANN001 - a DagsterInstance
+    """The demo's alerting: the day after the demo month, the first daily feed's delivery never comes.
+
+    The freshness sensor's judgement of that feed runs at its deadline (plus a minute), then one alert
+    tick, both with the demo clock; what the alerts say is printed as the channels would get it. With
+    CARELAKE_ALERT_DELIVERY=local (the embedded default) nothing leaves the machine.
+    """
+    import dagster as dg
+
+    from carelake.spec import Cadence
+    from carelake.spec.windows import expected_delivery
+    from sensors.alerts import evaluate
+    from sensors.freshness import evaluate_freshness, freshness_targets
+
+    catalog = load_catalog(settings.sources_dir, settings.spec_cache_file)
+    daily = [loaded.spec for loaded in catalog.feeds if loaded.spec.key in feeds and loaded.spec.cadence is Cadence.daily]
+    if not daily:
+        return "alerts: no daily feed in the demo, so no missing delivery to show"
+    spec = daily[0]
+    next_month = (month_start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    missing = next_month.isoformat()
+    now = expected_delivery(spec, missing) + dt.timedelta(minutes=1)
+    events, _ = evaluate_freshness(instance, freshness_targets([spec]), None, now)
+    for event in events:
+        instance.report_runless_asset_event(event)
+    sink = settings.alerts_sink
+    before = sink.read_text().count("\n") if sink is not None and sink.exists() else 0
+    evaluate(dg.build_sensor_context(instance=instance, sensor_name="carelake_alerts"), settings, now=now)
+    lines = [f"Alerts at {now:%Y-%m-%d %H:%M} UTC, when {spec.key}'s delivery for {missing} was due and had not come "
+             "(the demo month's checks, late files and that missing delivery):"]
+    if sink is None:
+        messages = Outbox(settings.alerts_url).messages("sent")
+        lines += [f"  sent  {m.recipient.key:34} {m.alert.text().splitlines()[0]}" for m in messages[-20:]]
+        return "\n".join(lines)
+    sent = [json.loads(line) for line in sink.read_text().splitlines()[before:]] if sink.exists() else []
+    shown = {}
+    for message in sent:
+        shown.setdefault(message["text"].splitlines()[0], []).append(message["to"])
+    for title, recipients in shown.items():
+        lines.append(f"  {title}\n      to {', '.join(recipients)}")
+    if not shown:
+        lines.append("  (none)")
+    lines.append(f"CARELAKE_ALERT_DELIVERY=local: written to {sink}, nothing sent; `carelake alerts test --to ...` checks a channel")
+    return "\n".join(lines)
