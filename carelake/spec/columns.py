@@ -215,6 +215,13 @@ class Column(StrictModel):
             raise ValueError("sentinels: a value is listed twice")
         return values
 
+    @field_validator("null_values", "sentinels", mode="before")
+    @classmethod
+    def _quoted(cls, values: object) -> object:
+        if isinstance(values, list) and None in values:
+            raise ValueError("YAML reads an unquoted NULL / null / ~ as no value; quote it: ['NULL']")
+        return values
+
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
