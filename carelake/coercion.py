@@ -10,12 +10,15 @@ import datetime as dt
 import polars as pl
 
 from carelake.formats.frames import FORMAT_ERROR_COLUMN, NO_CONTROLS_COLUMN, RAW_COLUMN
-from carelake.names import RECORD_COLUMN
+from carelake.names import LINE_COLUMN, RECORD_COLUMN
 from carelake.spec import Column, ColumnType, SourceSpec
 from carelake.spec.columns import date_format_regex
 
 ISO_DATE = "%Y-%m-%d"
-ISO_DATETIME = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+# ISO 8601 with a `T` or a space, an optional fraction, and Z / an offset or none (then the column's zone).
+ISO_DATETIME = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"]
+ISO_DATETIME_TEXT = "an ISO 8601 datetime (YYYY-MM-DDTHH:MM:SS, a space for T, optional .ffffff, optional Z or +HH:MM)"
+UTC = "UTC"
 QUARANTINE_COLUMNS = ["column", "rule", "reason", "value", "record"]
 
 # Control characters a value may not hold: C0 but tab, line feed and carriage return; DEL; C1.
@@ -37,7 +40,7 @@ def polars_type(column: Column) -> pl.DataType:
         ColumnType.float: pl.Float64(),
         ColumnType.boolean: pl.Boolean(),
         ColumnType.date: pl.Date(),
-        ColumnType.datetime: pl.Datetime("us"),
+        ColumnType.datetime: pl.Datetime("us", UTC),
     }[column.type]
 
 
@@ -45,7 +48,7 @@ def _formats(column: Column) -> list[str]:
     return column.input_format or ([ISO_DATE] if column.type is ColumnType.date else ISO_DATETIME)
 
 
-def _typed(column: Column, raw: pl.Expr) -> pl.Expr:
+def _typed(spec: SourceSpec, column: Column, raw: pl.Expr) -> pl.Expr:
     """The typed value, or null where the raw string is not a valid value of the column's type.
 
     A date's or float's range is checked apart (`_failures`), so its reason can say so.
@@ -57,9 +60,7 @@ def _typed(column: Column, raw: pl.Expr) -> pl.Expr:
         # polars' cast accepts exactly [+-]digits within Int64 (no spaces, decimals or exponents).
         return raw.cast(pl.Int64, strict=False)
     if kind is ColumnType.decimal:
-        digits = column.precision - column.scale
-        pattern = rf"^[+-]?\d{{1,{digits}}}(\.\d{{0,{column.scale}}})?$" if column.scale else rf"^[+-]?\d{{1,{digits}}}$"
-        return pl.when(raw.str.contains(pattern)).then(raw.cast(polars_type(column), strict=False))
+        return _decimal(column, raw)
     if kind is ColumnType.float:
         # polars' cast also reads inf / nan words and overflows to inf: only decimal notation is a
         # number here (the words with special_floats: accept); `_failures` rejects what is not finite.
@@ -69,18 +70,76 @@ def _typed(column: Column, raw: pl.Expr) -> pl.Expr:
         return pl.when(text).then(raw.cast(pl.Float64, strict=False))
     if kind is ColumnType.boolean:
         return pl.when(_one_of(raw, column.true_values)).then(True).when(_one_of(raw, column.false_values)).then(False)
+    if kind is ColumnType.date:
+        return pl.coalesce([_parsed(raw, f, date=True) for f in _formats(column)])
+    zoned = [_parsed(raw, f, date=False) for f in _formats(column) if "%z" in f]
+    naive = _naive(column, raw)
+    if naive is None:
+        return pl.coalesce(zoned)
+    local = pl.col(_NAIVE + column.name) if _checks_dst(spec, column) else naive
+    return pl.coalesce([*zoned, _localized(local, spec.timezone_of(column), spec.dst_of(column))])
+
+
+def _parsed(raw: pl.Expr, fmt: str, *, date: bool) -> pl.Expr:
+    """One format's parse: null unless the text has the format's exact widths (a `%z` format gives UTC)."""
     # polars (chrono) reads `%Y` as any number of digits with a sign and `%m` / `%d` as one or two
     # digits, so `2024023` would be 2024-02-03: the text must first match the format's exact widths.
     # cache=False: polars' per-value LRU cache of parsed strings cost more than parsing (measured 2x).
-    parsed = []
-    for f in _formats(column):
-        exact = raw.str.contains(date_format_regex(f))
-        f = f.replace(".%f", "%.f")  # chrono's %f counts nanoseconds; %.f reads a fraction like strptime's .%f
-        if kind is ColumnType.date:
-            parsed.append(pl.when(exact).then(raw.str.to_date(f, strict=False, exact=True, cache=False)))
-        else:
-            parsed.append(pl.when(exact).then(raw.str.to_datetime(f, strict=False, exact=True, time_unit="us", cache=False)))
-    return pl.coalesce(parsed)
+    exact = raw.str.contains(date_format_regex(fmt))
+    # chrono's %f counts nanoseconds (%.f reads a fraction like strptime's .%f); its %#z reads Z, +01:00, +0100 and +01.
+    fmt = fmt.replace(".%f", "%.f").replace("%z", "%#z")
+    if date:
+        return pl.when(exact).then(raw.str.to_date(fmt, strict=False, exact=True, cache=False))
+    return pl.when(exact).then(raw.str.to_datetime(fmt, strict=False, exact=True, time_unit="us", cache=False))
+
+
+def _naive(column: Column, raw: pl.Expr) -> pl.Expr | None:
+    """A datetime column's value read by its formats without an offset (a local time), or None if all have one."""
+    naive = [_parsed(raw, f, date=False) for f in _formats(column) if "%z" not in f]
+    return pl.coalesce(naive) if naive else None
+
+
+def _checks_dst(spec: SourceSpec, column: Column) -> bool:
+    """A column whose local times may be skipped or repeated by a DST change, and quarantined then."""
+    return column.type is ColumnType.datetime and spec.dst_of(column) == "quarantine" and _has_dst(spec.timezone_of(column)) \
+        and _naive(column, pl.col(column.name)) is not None
+
+
+def _has_dst(zone: str) -> bool:
+    # A zone whose offset never changed (UTC, Etc/GMT+5) maps every local time to one instant.
+    return zone != UTC and not zone.startswith("Etc/")
+
+
+def _localized(local: pl.Expr, zone: str, dst: str) -> pl.Expr:
+    """Local times in `zone` as UTC instants; per `dst`, times a DST change skips or repeats are null or resolved."""
+    if zone == UTC:
+        return local.dt.replace_time_zone(UTC)
+    if dst == "quarantine":
+        return local.dt.replace_time_zone(zone, ambiguous="null", non_existent="null").dt.convert_time_zone(UTC)
+    placed = local.dt.replace_time_zone(zone, ambiguous=dst, non_existent="null").dt.convert_time_zone(UTC)
+    # A skipped time (02:30 when clocks jump from 02:00 to 03:00) reads with the offset in force a day
+    # earlier, before the change: 03:30 after it, as Python (fold=0) and java.time read it.
+    day_before = (local - pl.duration(days=1)).dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+    offset = (local - pl.duration(days=1)) - day_before.dt.convert_time_zone(UTC).dt.replace_time_zone(None)
+    return pl.coalesce(placed, (local - offset).dt.replace_time_zone(UTC))
+
+
+def _decimal(column: Column, raw: pl.Expr) -> pl.Expr:
+    """A decimal's exact text (at most `scale` fraction digits), or with rounding: half_even any
+    fraction rounded half to even; a value whose integer part then outgrows `precision` is null."""
+    digits, scale = column.precision - column.scale, column.scale
+    target = polars_type(column)
+    if column.rounding == "reject":
+        pattern = rf"^[+-]?\d{{1,{digits}}}(\.\d{{0,{scale}}})?$" if scale else rf"^[+-]?\d{{1,{digits}}}$"
+        return pl.when(raw.str.contains(pattern)).then(raw.cast(target, strict=False))
+    parts = raw.str.extract_groups(rf"^(?<whole>[+-]?\d{{1,{digits}}})(?:\.(?<kept>\d{{0,{scale + 1}}})(?<rest>\d*))?$")
+    whole, kept, rest = (parts.struct.field(n) for n in ("whole", "kept", "rest"))
+    # Exact: the digit after `scale` and whether any digit beyond it is non-zero (one sticky digit)
+    # decide the rounding, so the text is cut to scale + 2 fraction digits before polars reads it.
+    sticky = pl.when(rest.str.contains("[1-9]")).then(pl.lit("1")).otherwise(pl.lit(""))
+    text = pl.concat_str([whole, pl.lit("."), kept.fill_null(""), sticky])
+    guarded = text.cast(pl.Decimal(38, scale + 2), strict=False)
+    return pl.when(whole.is_not_null()).then(guarded.round(scale, mode="half_to_even").cast(target, strict=False))
 
 
 def _outside_range(column: Column, typed: pl.Expr) -> tuple[pl.Expr, str] | None:
@@ -88,7 +147,7 @@ def _outside_range(column: Column, typed: pl.Expr) -> tuple[pl.Expr, str] | None
     if column.type in (ColumnType.date, ColumnType.datetime):
         low, high = column.date_range
         if column.type is ColumnType.datetime:
-            low, high = dt.datetime.combine(low, dt.time()), dt.datetime.combine(high, dt.time.max)
+            low, high = (dt.datetime.combine(day, at, dt.UTC) for day, at in ((low, dt.time()), (high, dt.time.max)))
         return (
             (typed < low) | (typed > high),
             f"{column.name}: a date outside {column.date_range[0]} .. {column.date_range[1]} (a sentinel? declare it "
@@ -109,12 +168,18 @@ def _one_of(raw: pl.Expr, values: list[str]) -> pl.Expr:
     return pl.any_horizontal([raw == v for v in values]).fill_null(False) if len(values) <= 8 else raw.is_in(values)
 
 
-def _expected(column: Column) -> str:
-    if column.type in (ColumnType.date, ColumnType.datetime):
+def _expected(spec: SourceSpec, column: Column) -> str:
+    if column.type is ColumnType.datetime:
+        zone = f"; without an offset, a local time in {spec.timezone_of(column)}" if _naive(column, pl.col(column.name)) is not None else ""
+        written = ISO_DATETIME_TEXT if not column.input_format else f"a datetime in format {' or '.join(_formats(column))}"
+        return written + zone
+    if column.type is ColumnType.date:
         return f"a {column.type.value} in format {' or '.join(_formats(column))}"
     if column.type is ColumnType.float:
         return "a float in decimal notation" + (" or inf / nan" if column.special_floats == "accept" else "")
     if column.type is ColumnType.decimal:
+        if column.rounding == "half_even":
+            return f"a decimal with at most {column.precision - column.scale} integer digits (after rounding half to even to {column.scale} fraction digits)"
         return f"a decimal with at most {column.precision - column.scale} integer and {column.scale} fraction digits"
     if column.type is ColumnType.boolean:
         return f"a boolean ({'/'.join(column.true_values[:2])} or {'/'.join(column.false_values[:2])})"
@@ -123,11 +188,12 @@ def _expected(column: Column) -> str:
 
 FAILED = "_failed"
 _TYPED = "__typed__"
+_NAIVE = "__naive__"
 
 
-def _failures(spec: SourceSpec, names: list[str]) -> list[tuple[str, str, pl.Expr, str]]:
+def _failures(spec: SourceSpec, names: list[str]) -> list[tuple[str, str, pl.Expr, str | pl.Expr | None]]:
     """(column, rule, failing condition over raw strings, reason) for every rule a row can break."""
-    failures: list[tuple[str, str, pl.Expr, str]] = []
+    failures: list[tuple[str, str, pl.Expr, str | pl.Expr | None]] = []
     if FORMAT_ERROR_COLUMN in names:
         error = pl.col(FORMAT_ERROR_COLUMN)
         failures.append((RECORD_COLUMN, "format", error.is_not_null(), None))
@@ -151,19 +217,43 @@ def _failures(spec: SourceSpec, names: list[str]) -> list[tuple[str, str, pl.Exp
         if column.type is not ColumnType.string:
             # Refers to the typed column mark_rows adds, so each value is parsed once.
             typed = pl.col(_TYPED + column.name)
-            failures.append((column.name, "type", raw.is_not_null() & typed.is_null(), f"{column.name}: expected {_expected(column)}"))
+            missing = raw.is_not_null() & typed.is_null()
+            if _checks_dst(spec, column):
+                local = pl.col(_NAIVE + column.name)
+                failures.append((column.name, "type", missing & local.is_null(), f"{column.name}: expected {_expected(spec, column)}"))
+                failures.append((column.name, "dst", missing & local.is_not_null(), _dst_reason(spec, column)))
+            else:
+                failures.append((column.name, "type", missing, f"{column.name}: expected {_expected(spec, column)}"))
             outside = _outside_range(column, typed)
             if outside is not None:
                 failures.append((column.name, "type", outside[0].fill_null(False), outside[1]))
     return failures
 
 
-def _empty_is_null(value: pl.Expr, sentinels: list[str] = ()) -> pl.Expr:
+def _dst_reason(spec: SourceSpec, column: Column) -> pl.Expr:
+    zone = spec.timezone_of(column)
+    return pl.format(
+        f"{column.name}: line {{}}: a local time that does not exist or occurs twice in {zone} (a daylight-saving change); "
+        "declare dst: earliest or dst: latest for the column (or the spec) to read it, or ask the provider for times with a UTC offset",
+        pl.col(LINE_COLUMN),
+    )
+
+
+def _empty_is_null(value: pl.Expr, nulls: list[str] = ("",)) -> pl.Expr:
+    """The value, or null where it is one of `nulls`."""
     # Not `.replace("", None)`: measured to break streaming (memory grew with the file size).
-    keep = value != ""
-    for sentinel in sentinels:
-        keep = keep & (value != sentinel)
-    return pl.when(keep).then(value)
+    keep = pl.lit(True)
+    for null in nulls:
+        keep = keep & (value != null)
+    return pl.when(keep).then(value) if nulls else value
+
+
+def _nulls_read(spec: SourceSpec, column: Column, value: pl.Expr) -> pl.Expr:
+    """A trimmed value with the column's blank read as its `blank_value`, and its null values and sentinels as null."""
+    if column.blank_value is not None:
+        value = pl.when(value.str.strip_chars() == "").then(pl.lit(column.blank_value)).otherwise(value)
+    nulls = [*spec.null_values_of(column), *column.sentinels]
+    return _empty_is_null(value, nulls) if nulls else value
 
 
 def _cleaned(spec: SourceSpec, column: Column, value: pl.Expr) -> pl.Expr:
@@ -187,8 +277,9 @@ def mark_rows(spec: SourceSpec, strings: pl.LazyFrame, *, trimmed: bool = False,
     saved 6% of a CSV ingest (3.65 -> 3.42 s on 0.6 GB).
     """
     names = strings.collect_schema().names()
-    # Sentinels and stripped characters change a value before typing, so those columns are never typed as delivered.
-    prepared = [c for c in spec.columns if not (as_delivered and c.type is not ColumnType.string and not c.sentinels and not c.strip_controls)]
+    # Sentinels, declared nulls / blanks and stripped characters change a value before typing, so those
+    # columns are never typed as delivered.
+    prepared = [c for c in spec.columns if not (as_delivered and c.type is not ColumnType.string and not _changes_before_typing(c))]
     # polars' Unicode-aware default strip measured faster (2.1) than an explicit ASCII set.
     def prepare(c: Column) -> pl.Expr:
         value = _cleaned(spec, c, pl.col(c.name))
@@ -196,11 +287,19 @@ def mark_rows(spec: SourceSpec, strings: pl.LazyFrame, *, trimmed: bool = False,
 
     stripped = [prepare(c).alias(c.name) for c in prepared if (c.trim and not trimmed) or c.strip_controls]
     # Two steps: `_empty_is_null(strip(c))` in one expression strips every value twice (measured).
-    trimmed_frame = strings.with_columns(stripped).with_columns([_empty_is_null(pl.col(c.name), c.sentinels).alias(c.name) for c in prepared])
+    trimmed_frame = strings.with_columns(stripped).with_columns([_nulls_read(spec, c, pl.col(c.name)).alias(c.name) for c in prepared])
+    # A column checked for DST changes keeps its local time apart, to tell a skipped / repeated time from a bad one.
+    local = [_naive(c, pl.col(c.name)).alias(_NAIVE + c.name) for c in spec.columns if _checks_dst(spec, c)]
+    if local:
+        trimmed_frame = trimmed_frame.with_columns(local)
     failures = [cond for _, _, cond, _ in _failures(spec, names)]
-    return trimmed_frame.with_columns(*[_typed(c, pl.col(c.name)).alias(_TYPED + c.name) for c in spec.columns]).with_columns(
+    return trimmed_frame.with_columns(*[_typed(spec, c, pl.col(c.name)).alias(_TYPED + c.name) for c in spec.columns]).with_columns(
         (pl.any_horizontal(failures) if failures else pl.lit(False)).alias(FAILED),
     )
+
+
+def _changes_before_typing(column: Column) -> bool:
+    return bool(column.sentinels or column.strip_controls or column.null_values is not None or column.blank_value is not None)
 
 
 def split_rows(spec: SourceSpec, strings: pl.LazyFrame, *, trimmed: bool = False) -> tuple[list[pl.LazyFrame], pl.LazyFrame]:
@@ -246,7 +345,10 @@ def rejected_rows(spec: SourceSpec, marked: pl.LazyFrame | pl.DataFrame) -> pl.L
         return chain
 
     raw_of = lambda name, _: (pl.col(RAW_COLUMN) if name == RECORD_COLUMN else pl.col(name)).cast(pl.String)  # noqa: E731
-    reasons = [pl.when(cond).then(pl.col(FORMAT_ERROR_COLUMN) if reason is None else pl.lit(reason)) for _, _, cond, reason in failures]
+    reasons = [
+        pl.when(cond).then(pl.col(FORMAT_ERROR_COLUMN) if reason is None else reason if isinstance(reason, pl.Expr) else pl.lit(reason))
+        for _, _, cond, reason in failures
+    ]
     return bad.select(
         *platform_cols,
         first(lambda name, _: pl.lit(name)).alias("column"),

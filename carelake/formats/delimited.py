@@ -30,9 +30,11 @@ def read_delimited(spec: SourceSpec, path: Path, name: str) -> Reading:
     """Declared columns as strings with `_line`; header drift checked against the spec's policy."""
     fmt: CsvFormat = spec.format
     declared = [c.name for c in spec.columns]
+    # A column with its own null_values / blank_value sees blanks as delivered; the others as before.
+    keep_blanks = spec.declares_nulls
     options = dict(
-        separator=fmt.delimiter, quote_char=fmt.quote_char, infer_schema=False, null_values=fmt.null_values,
-        encoding="utf8", comment_prefix=fmt.comment_prefix,
+        separator=fmt.delimiter, quote_char=fmt.quote_char, infer_schema=False, null_values=None if keep_blanks else fmt.null_values,
+        empty_string_is_null=not keep_blanks, encoding="utf8", comment_prefix=fmt.comment_prefix,
     )
     if fmt.header:
         header = _header(path, fmt, name)
@@ -66,7 +68,15 @@ def read_delimited(spec: SourceSpec, path: Path, name: str) -> Reading:
     if fmt.trailer_prefix:
         first = header[0] if fmt.header else declared[0]
         frame = frame.filter(~pl.col(first).str.starts_with(fmt.trailer_prefix).fill_null(False))
+    if keep_blanks:
+        frame = frame.with_columns(_format_nulls(spec, fmt, columns))
     return Reading(finish(spec, frame, fill, no_controls=not scan.controls), drift)
+
+
+def _format_nulls(spec: SourceSpec, fmt: CsvFormat, columns: list[str]) -> list[pl.Expr]:
+    """The format's null_values read as null, as polars' reader does, in the columns that do not declare their own."""
+    others = {c.name for c in spec.columns if c.null_values is None and c.blank_value is None}
+    return [pl.when(~pl.col(c).is_in(fmt.null_values)).then(pl.col(c)).alias(c) for c in columns if c in others]
 
 
 def _physical_lines(frame: pl.LazyFrame, columns: list[str]) -> pl.LazyFrame:

@@ -37,7 +37,7 @@ def read_fixed_width(spec: SourceSpec, path: Path, name: str) -> Reading:
         problems.insert(0, pl.when(~kind.is_in(rt.detail)).then(pl.lit(f"record type is not one of {rt.detail} / {rt.skip}")))
     error = pl.coalesce(problems)
     frame = lines.with_columns(
-        *[_field(f, line, fmt.null_values).alias(f.name) for f in fmt.fields],
+        *[_field(f, line, spec.null_values_of(spec.column(f.name))).alias(f.name) for f in fmt.fields],
         error.alias(FORMAT_ERROR_COLUMN),
         pl.when(error.is_not_null()).then(line).alias(RAW_COLUMN),
     )

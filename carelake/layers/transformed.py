@@ -12,7 +12,7 @@ import polars as pl
 
 from carelake.layers import LayerResult
 from carelake.names import FILE_COLUMN, LINE_COLUMN, PARTITION_COLUMN, RAW, TRANSFORMED, table_key
-from carelake.privacy.masking import KEY_VERSION_COLUMN, Tokens, has_tokens, masked
+from carelake.privacy.masking import KEY_VERSION_COLUMN, Tokens, has_tokens, local_date, masked
 from carelake.spec import ColumnType, SourceSpec
 from resources.selection import PartitionSelection
 
@@ -57,7 +57,7 @@ def _reference_date(spec: SourceSpec, names: dict[str, str]) -> pl.Expr:
     (an adhoc feed's rows: the day they are transformed)."""
     service = [c for c in spec.columns if c.semantic == "service_date" and c.type in (ColumnType.date, ColumnType.datetime)]
     window = pl.col(PARTITION_COLUMN).str.to_date("%Y-%m-%d", strict=False).fill_null(pl.lit(dt.date.today()))
-    return pl.coalesce(pl.col(names[service[0].name]).cast(pl.Date), window) if service else window
+    return pl.coalesce(local_date(spec, service[0], pl.col(names[service[0].name])).cast(pl.Date), window) if service else window
 
 
 def _refuse_mixed_key_versions(

@@ -13,7 +13,7 @@ normalised for its category, so the same person gives the same token in every fe
 | ssn, phone | digits only |
 | email | trimmed, lower-cased |
 | zip | digits only, the first five |
-| dates | ISO `YYYY-MM-DD` |
+| dates | ISO `YYYY-MM-DD` (a datetime: its date in the column's zone) |
 
 A token is stored as its 32 raw bytes (Binary): half the size of hex, and hex does not compress. The
 key version is stored beside the tokens in `_key_version`; a table holds one version only (a new
@@ -113,11 +113,21 @@ def _zip3(value: pl.Expr, restricted: Iterable[str]) -> pl.Expr:
     return pl.when(prefix.is_in(sorted(restricted))).then(pl.lit("000")).otherwise(prefix)
 
 
+def local_date(spec: SourceSpec, column: Column, value: pl.Expr) -> pl.Expr:
+    """A date column's value, or a datetime's (stored in UTC) date where it happened: in the column's zone."""
+    if column.type is ColumnType.datetime:
+        return value.dt.convert_time_zone(spec.timezone_of(column)).dt.date()
+    return value
+
+
 def masked(spec: SourceSpec, column: Column, value: pl.Expr, tokens: Tokens, reference: pl.Expr) -> pl.Expr:
     """The expression a column becomes in the transformed layer. `reference`: the date ages are taken on."""
     masking = spec.masking_of(column)
     if masking is None or masking is Masking.none:
         return value
+    if masking in (Masking.hash, Masking.year_only, Masking.age_90plus):
+        # A year, an age or a token of a moment is that of its local date: 23:30-05:00 on Dec 31 is in that year.
+        value = local_date(spec, column, value)
     if masking is Masking.hash:
         if tokens.key is None:
             raise ValueError(f"{spec.key}: {column.name} is tokenised, but no HMAC key was given")

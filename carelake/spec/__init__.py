@@ -29,10 +29,12 @@ from carelake.spec.columns import (  # noqa: F401 - one namespace for the spec
     Column,
     ColumnType,
     DEFAULT_MASKING,
+    DstPolicy,
     Masking,
     Phi,
     PhiCategory,
     StrictModel,
+    zone_name,
 )
 from carelake.spec.formats import (  # noqa: F401 - one namespace for the spec
     CsvFormat,
@@ -148,6 +150,12 @@ class SourceSpec(StrictModel):
     delivery: Delivery
     format: Format = Field(default_factory=CsvFormat)
     columns: list[Column] = Field(min_length=1)
+    timezone: str = Field(
+        default="UTC", description="IANA zone of datetime values delivered without Z or an offset (a column's timezone overrides it)"
+    )
+    dst: DstPolicy = Field(
+        default="quarantine", description="local times a DST change skips or repeats: quarantine, or read with the earliest / latest offset"
+    )
     primary_key: list[str] = Field(default_factory=list)
     validations: list[Validation] = Field(default_factory=list)
     freshness: Freshness = Field(default_factory=Freshness)
@@ -172,6 +180,11 @@ class SourceSpec(StrictModel):
             if not re.fullmatch(FEED_KEY, key):
                 raise ValueError(f"waits_for entry {key!r} must be 'provider/table'")
         return keys
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return zone_name(value)
 
     @field_validator("owners")
     @classmethod
@@ -232,6 +245,24 @@ class SourceSpec(StrictModel):
         if column.phi is None:
             return None
         return DEFAULT_MASKING[column.phi.category] if self.masking_profile == "safe_harbor" else column.phi.effective
+
+    def timezone_of(self, column: Column) -> str:
+        """The zone a datetime column's values without an offset are local times in."""
+        return column.timezone or self.timezone
+
+    def dst_of(self, column: Column) -> DstPolicy:
+        return column.dst or self.dst
+
+    def null_values_of(self, column: Column) -> list[str]:
+        """What reads as null in a column (compared after trimming): its own null_values, else the format's
+        (`['']` for formats without them); never '' when the column says what a blank means."""
+        values = column.null_values if column.null_values is not None else getattr(self.format, "null_values", [""])
+        return [v for v in values if v != ""] if column.blank_value is not None else list(values)
+
+    @property
+    def declares_nulls(self) -> bool:
+        """A column says itself what is null or what a blank means (readers then keep blanks for typing)."""
+        return any(c.null_values is not None or c.blank_value is not None for c in self.columns)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+import zoneinfo
 from enum import StrEnum
 from typing import Literal
 
@@ -106,7 +108,24 @@ DATE_DIRECTIVES = {
     "%S": r"[0-5]\d",  # chrono reads a leap second :60 as the next minute
     "%I": r"\d{2}", "%p": r"(?:AM|PM|am|pm)", "%y": r"\d{2}", "%j": r"\d{3}", "%b": r"[A-Za-z]{3}",
     "%B": r"[A-Za-z]{3,9}", ".%f": r"\.\d{1,6}", "%.f": r"(?:\.\d{1,6})?", "%%": "%",
+    "%z": r"(?:[Zz]|[+-]\d{2}(?::?\d{2})?)",  # ISO 8601: Z, +01:00, +0100 or +01 (datetime columns only)
 }
+# What a local time that a DST change skips or repeats becomes: quarantined (the default), or read
+# with the earlier / later of its two offsets; a skipped time always reads with the offset before the change.
+DstPolicy = Literal["quarantine", "earliest", "latest"]
+
+
+def zone_name(value: str | None) -> str | None:
+    """An IANA time zone name as given, or a ValueError saying what is allowed."""
+    if value is not None and value not in _zone_names():
+        raise ValueError(f"timezone {value!r} is not an IANA time zone name (e.g. UTC, America/New_York, Europe/Paris)")
+    return value
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    # The machine's time zone ("localtime") differs between machines; "Factory" is no zone.
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "Factory"})
 _DIRECTIVE = re.compile(r"\.%f|%\.f|%.")
 DEFAULT_MIN_DATE = dt.date(1800, 1, 1)
 DEFAULT_MAX_DATE = dt.date(2199, 12, 31)
@@ -160,6 +179,26 @@ class Column(StrictModel):
         default="reject", description="float columns: 'accept' reads inf / -inf / nan text as those values; 'reject' quarantines "
         "them (numbers outside the float range are always quarantined)"
     )
+    timezone: str | None = Field(
+        default=None, description="datetime columns: the IANA zone a value without Z or an offset is a local time in "
+        "(default: the spec's timezone, UTC unless it says otherwise); values are stored in UTC"
+    )
+    dst: DstPolicy | None = Field(
+        default=None, description="datetime columns: a local time a DST change skips or repeats is quarantined (rule dst), "
+        "or read with the earliest / latest offset (default: the spec's dst, quarantine)"
+    )
+    rounding: Literal["reject", "half_even"] = Field(
+        default="reject", description="decimal columns: more fraction digits than `scale` are quarantined (reject) or "
+        "rounded half to even (half_even, banker's rounding)"
+    )
+    null_values: list[str] | None = Field(
+        default=None, description="values (after trimming) read as null in this column, e.g. ['', 'NULL', 'N/A'] "
+        "(default: the format's null_values, ['']); [] makes an empty value a value"
+    )
+    blank_value: str | None = Field(
+        default=None, description="what a blank value (empty or only spaces) stands for, typed like a delivered value, "
+        "e.g. 'N' for a one-character flag left blank; blanks are then never null"
+    )
     strip_controls: bool = Field(
         default=False,
         description="control characters in a value (U+0000-U+001F but tab and line breaks, U+007F-U+009F; in primary-key "
@@ -175,6 +214,18 @@ class Column(StrictModel):
         if len(set(values)) != len(values):
             raise ValueError("sentinels: a value is listed twice")
         return values
+
+    @field_validator("null_values", "sentinels", mode="before")
+    @classmethod
+    def _quoted(cls, values: object) -> object:
+        if isinstance(values, list) and None in values:
+            raise ValueError("YAML reads an unquoted NULL / null / ~ as no value; quote it: ['NULL']")
+        return values
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return zone_name(value)
 
     @property
     def date_range(self) -> tuple[dt.date, dt.date]:
@@ -199,6 +250,8 @@ class Column(StrictModel):
             raise ValueError(f"scale {self.scale} is larger than precision {self.precision}")
         for fmt in self.input_format or []:
             date_format_regex(fmt)
+            if "%z" in fmt and self.type is not ColumnType.datetime:
+                raise ValueError(f"input_format {fmt!r}: %z is not supported for date columns (a UTC offset needs type: datetime)")
         dated = self.type in (ColumnType.date, ColumnType.datetime)
         if (self.valid_from or self.valid_until) and not dated:
             raise ValueError(f"valid_from / valid_until are only allowed for date and datetime columns, not {self.type.value}")
@@ -206,4 +259,23 @@ class Column(StrictModel):
             raise ValueError(f"valid_from {self.date_range[0]} is after valid_until {self.date_range[1]}")
         if self.special_floats == "accept" and self.type is not ColumnType.float:
             raise ValueError(f"special_floats is only allowed for float columns, not {self.type.value}")
+        if (self.timezone or self.dst) and self.type is not ColumnType.datetime:
+            raise ValueError(f"timezone / dst are only allowed for datetime columns, not {self.type.value}")
+        if self.rounding != "reject" and self.type is not ColumnType.decimal:
+            raise ValueError(f"rounding is only allowed for decimal columns, not {self.type.value}")
+        if self.rounding == "half_even" and self.precision > 36:
+            raise ValueError(f"rounding: half_even needs precision <= 36 (two guard digits), not {self.precision}")
+        self._nulls_and_blanks()
         return self
+
+    def _nulls_and_blanks(self) -> None:
+        values = self.null_values or []
+        if self.trim and any(v != v.strip() for v in values if v):
+            raise ValueError("null_values: values are compared after trimming, so none may have surrounding spaces (or set trim: false)")
+        if len(set(values)) != len(values):
+            raise ValueError("null_values: a value is listed twice")
+        if self.blank_value is not None:
+            if "" in values:
+                raise ValueError("blank_value says what a blank means, but null_values lists '' (blank is null): keep one of them")
+            if self.blank_value.strip() == "":
+                raise ValueError("blank_value must not itself be blank; to read blanks as null, leave it out (the default)")

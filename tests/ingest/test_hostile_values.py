@@ -54,14 +54,14 @@ def test_iso_dates_and_datetimes_are_exact(tmp_path):
     assert raw["V"].to_list() == [dt.date(2024, 1, 1)] and quarantine.height == 4
     values = ["2024-01-01 01:02:03", "2024-01-01 01:02:03.5", "2024-01-01 1:2:3", "2024-01-01 01:02:03.123456789"]
     raw, quarantine, _ = read(tmp_path / "dt", one_column("datetime"), values)
-    assert raw["V"].to_list() == [dt.datetime(2024, 1, 1, 1, 2, 3), dt.datetime(2024, 1, 1, 1, 2, 3, 500000)]
+    assert raw["V"].to_list() == [dt.datetime(2024, 1, 1, 1, 2, 3, tzinfo=dt.UTC), dt.datetime(2024, 1, 1, 1, 2, 3, 500000, tzinfo=dt.UTC)]
     assert quarantine["value"].to_list() == values[2:]  # single digits; nanoseconds would be truncated
 
 
 def test_strptime_fraction_means_a_fraction_not_nanoseconds(tmp_path):
     spec = one_column("datetime", ", input_format: '%Y-%m-%d %H:%M:%S.%f'")
     raw, _, _ = read(tmp_path, spec, ["2024-01-01 01:02:03.5", "2024-01-01 01:02:03.000123"])
-    assert raw["V"].to_list() == [dt.datetime(2024, 1, 1, 1, 2, 3, 500000), dt.datetime(2024, 1, 1, 1, 2, 3, 123)]
+    assert raw["V"].to_list() == [dt.datetime(2024, 1, 1, 1, 2, 3, 500000, tzinfo=dt.UTC), dt.datetime(2024, 1, 1, 1, 2, 3, 123, tzinfo=dt.UTC)]
 
 
 def test_9999_12_31_is_a_date_only_if_the_spec_says_so(tmp_path):

@@ -124,7 +124,7 @@ def o_datetime(value: str):
             continue
         head, _, fraction = value.partition(".")
         if _strftime(moment, "%Y-%m-%d %H:%M:%S") == head and EARLIEST <= moment.date() <= LATEST:
-            return moment
+            return moment.replace(tzinfo=dt.UTC)  # no offset: a local time in the spec's zone, UTC by default
     return REJECT
 
 

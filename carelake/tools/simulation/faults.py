@@ -92,7 +92,9 @@ def inject_rows(spec: SourceSpec, frame: pl.DataFrame, rates: FaultRates, rng: n
     is_snapshot = member is not None and member in spec.primary_key
     dates = [c.name for c in spec.columns if c.type in (ColumnType.date, ColumnType.datetime)]
     typed = [c.name for c in spec.columns if c.type not in (ColumnType.string, ColumnType.date, ColumnType.datetime)]
-    required = [c.name for c in spec.columns if not c.nullable]
+    # A required column's missing value is written as the first text it reads as null.
+    null_text = {c.name: spec.null_values_of(c)[0] for c in spec.columns if not c.nullable and spec.null_values_of(c)}
+    required = list(null_text)
     out = [list(r) for r in rows]
     previous_key: list[str] = []
     for i, row in enumerate(out):
@@ -112,12 +114,12 @@ def inject_rows(spec: SourceSpec, frame: pl.DataFrame, rates: FaultRates, rng: n
             injected.append(Injected(Fault.invalid_npi, file, line, npi))
         for fault, columns, bad in (
             (Fault.malformed_date, dates, BAD_DATE),
-            (Fault.null_required, required, ""),
+            (Fault.null_required, required, null_text),
             (Fault.wrong_type, typed, BAD_VALUE),
         ):
             if columns and rng.random() < rates.rate(fault):
                 column = columns[int(rng.integers(len(columns)))]
-                row[index[column]] = bad
+                row[index[column]] = bad[column] if isinstance(bad, dict) else bad
                 injected.append(Injected(fault, file, line, column))
                 break  # one quarantinable fault per row: quarantine rows == injected rows
     return pl.DataFrame(out, schema=names, orient="row"), injected

@@ -166,11 +166,22 @@ def _by_type(ctx: Context, column: Column) -> pl.Series:
         return _choice(ctx, [column.true_values[0], column.false_values[0]])
     if kind is ColumnType.date:
         return _in_window(ctx, column)
-    fmt = (column.input_format or ["%Y-%m-%dT%H:%M:%S"])[0]
+    return _datetimes(ctx, column)
+
+
+def _datetimes(ctx: Context, column: Column) -> pl.Series:
+    """Moments in the window, written in the column's first format in its zone: with their offset
+    (`%z`, and the default ISO 8601 form) or as local times, never one a DST change skips or repeats."""
+    fmt = (column.input_format or ["%Y-%m-%dT%H:%M:%S%z"])[0]
+    zone = ctx.spec.timezone_of(column)
     start, end = ctx.window
     seconds = ctx.rng.integers(0, max((end - start).days, 1) * 86_400, ctx.rows)
-    stamps = np.datetime64(dt.datetime.combine(start, dt.time())) + seconds.astype("timedelta64[s]")
-    return pl.Series(stamps).dt.strftime(fmt)
+    naive = pl.Series(np.datetime64(dt.datetime.combine(start, dt.time())) + seconds.astype("timedelta64[s]"))
+    # Two hours on, a local time a DST change skips or repeats is a single moment again.
+    placed = lambda times: times.dt.replace_time_zone(zone, ambiguous="null", non_existent="null")  # noqa: E731
+    local = placed(naive).fill_null(placed(naive + dt.timedelta(hours=2)))
+    # chrono writes %f as nanoseconds: write the six digits the formats read.
+    return local.dt.strftime(fmt.replace(".%f", "%.6f").replace("%.f", "%.6f"))
 
 
 def generator_for(column: Column) -> Generator:
