@@ -1,0 +1,174 @@
+"""How a new file is laid out: delimited (which delimiter, a header?) or fixed-width (which fields).
+
+A file is delimited when one delimiter splits nearly every sampled line into the same number of
+fields (more than one). Otherwise, if every line has the same length, it is fixed-width and its
+fields are drafted from column boundaries seen across the sampled lines: a position blank in every
+line ends a field, and a consistent change of kind (digits to letters, or the reverse) starts one;
+a run of digits that starts with a YYYYMMDD date in every line is cut after the date. A fixed-width
+file never has a header here: its first record is data. Anything else is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from carelake.tools.profiling.inference import date_format, is_number
+
+DELIMITERS = [",", "|", "\t", ";"]
+SNIFF_BYTES = 1 << 20
+SAMPLE_LINES = 2000
+CONSISTENT_SHARE = 0.9  # of sampled lines a delimiter must split into the same field count
+_TEXT_PUNCTUATION = set("'-.,&/#()")  # inside names, addresses and decimals: no kind of their own
+
+
+@dataclass(frozen=True)
+class Layout:
+    kind: str  # "csv" or "fixed_width"
+    encoding: str
+    delimiter: str | None = None
+    header: bool = False
+    fields: list[tuple[int, int]] = field(default_factory=list)  # fixed width: (1-based start, length)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return sum(length for _, length in self.fields)
+
+
+def _text(path: Path) -> tuple[str, str]:
+    """(encoding, decoded text of the first SNIFF_BYTES), the last line dropped if it may be cut."""
+    raw = path.read_bytes()[:SNIFF_BYTES]
+    if not raw.strip():
+        raise ValueError(f"{path}: the file is empty; nothing to profile")
+    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError:
+        # A cut multi-byte character at the edge is fine; anything else is not UTF-8.
+        try:
+            text = raw[: raw.rfind(b"\n")].decode(encoding)
+        except UnicodeDecodeError:
+            encoding, text = "latin-1", raw.decode("latin-1")
+    if len(raw) == SNIFF_BYTES and "\n" in text:
+        text = text[: text.rfind("\n") + 1]  # the last line may be cut at the edge
+    return encoding, text
+
+
+def sniff(path: Path) -> Layout:
+    """The file's layout from its first megabyte; a ValueError saying why if it has none we can draft."""
+    encoding, text = _text(path)
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    lines = [line for line in lines if line.strip()][:SAMPLE_LINES]
+    head = lines[:50]
+
+    def consistency(sep: str) -> tuple[float, int]:
+        counts = [len(next(csv.reader([line], delimiter=sep))) for line in head]
+        common, times = Counter(counts).most_common(1)[0]
+        return (times / len(counts) if common > 1 else 0.0, common)
+
+    delimiter = max(DELIMITERS, key=consistency)
+    share, fields = consistency(delimiter)
+    if share >= CONSISTENT_SHARE:
+        first = next(csv.reader([lines[0]], delimiter=delimiter))
+        looks_like_data = any(is_number(v) or date_format([v]) for v in first if v)
+        header = not looks_like_data and len(set(first)) == len(first) and all(first)
+        return Layout("csv", encoding, delimiter, header)
+    lengths = Counter(len(line) for line in lines)
+    if len(lengths) == 1 and len(lines) >= 2:
+        return _fixed_width(path, encoding, lines)
+    if fields > 1:
+        return Layout("csv", encoding, delimiter, False, notes=[
+            f"no delimiter splits the lines consistently ({delimiter!r} gives {fields} fields in {share:.0%} of them)"])
+    if not any("  " in line.strip() for line in lines) and len(lines) >= 1:
+        first = lines[0]
+        header = not (is_number(first) or date_format([first]))
+        return Layout("csv", encoding, delimiter, header and len(lines) > 1, notes=["one column: no delimiter found"])
+    raise ValueError(_why_not_fixed_width(path, lines, lengths))
+
+
+def _why_not_fixed_width(path: Path, lines: list[str], lengths: Counter) -> str:
+    (common, times), rest = lengths.most_common(1)[0], len(lines) - lengths.most_common(1)[0][1]
+    where = ""
+    if rest == 1 and len(lines[0]) != common:
+        where = f"; line 1 ({len(lines[0])} characters) differs: a header record, which a fixed-width layout cannot skip without record_types"
+    elif rest == 1 and len(lines[-1]) != common:
+        where = f"; the last line ({len(lines[-1])} characters) differs: a trailer record? declare record_types to skip it"
+    return (
+        f"{path}: cannot draft a layout: no delimiter ({', '.join(repr(d) for d in DELIMITERS)}) splits the lines consistently, "
+        f"and it is not fixed-width either: {len(lengths)} line lengths in the first {len(lines)} lines "
+        f"({times} of {common} characters, the others {min(lengths)}..{max(lengths)}){where}. "
+        "Fixed-width needs one record length (were trailing blanks trimmed?); ask the provider for the record layout"
+    )
+
+
+def _kind(chars: tuple[str, ...]) -> str:
+    """'blank' (a space in every line), 'digit' or 'alpha' (every other character is one), else 'mixed'."""
+    seen = {"digit" if c.isdigit() else "alpha" if c.isalpha() else "punct" for c in chars if c != " " and c not in _TEXT_PUNCTUATION}
+    if not seen:
+        return "blank" if all(c == " " for c in chars) else "punct"
+    return seen.pop() if len(seen) == 1 else "mixed"
+
+
+def _is_date_window(columns: list[tuple[str, ...]], start: int) -> bool:
+    """Positions start..start+7 hold a YYYYMMDD date (1850-2100) in every line where they are not blank."""
+    if start + 8 > len(columns):
+        return False
+    texts = {"".join(chars) for chars in zip(*columns[start : start + 8], strict=True)} - {" " * 8}
+    if not texts:
+        return False
+    try:
+        return all(1850 <= dt.datetime.strptime(t, "%Y%m%d").year <= 2100 for t in texts)
+    except ValueError:
+        return False
+
+
+def draft_fields(lines: list[str]) -> list[tuple[int, int]]:
+    """(1-based start, length) of each field: contiguous, covering the whole record."""
+    columns = list(zip(*lines, strict=True))
+    kinds = [_kind(chars) for chars in columns]
+    starts = [0]
+    previous = None  # the kind of the last digit / alpha / mixed position in the current field
+    run_start = None  # where the current run of digit positions began
+    for i, kind in enumerate(kinds):
+        cut = False
+        if i and kinds[i - 1] == "blank" and kind != "blank":
+            cut = True
+        elif kind in ("digit", "alpha") and previous in ("digit", "alpha") and kind != previous:
+            cut = True
+        elif kind == "digit" and run_start is not None and i - run_start == 8 and _is_date_window(columns, run_start):
+            cut = True  # a YYYYMMDD date followed by more digits
+        if cut and i != starts[-1]:
+            starts.append(i)
+            previous = None
+        if kind == "digit":
+            run_start = i if (cut or previous != "digit" or run_start is None) else run_start
+        elif kind != "blank":
+            run_start = None
+        if kind in ("digit", "alpha", "mixed"):
+            previous = kind
+    ends = [*starts[1:], len(columns)]
+    return [(s + 1, e - s) for s, e in zip(starts, ends, strict=True)]
+
+
+def _fixed_width(path: Path, encoding: str, lines: list[str]) -> Layout:
+    width = len(lines[0])
+    fields = draft_fields(lines)
+    if len(fields) < 2:
+        raise ValueError(
+            f"{path}: every line is {width} characters and no delimiter splits them, so it looks fixed-width, but no column "
+            f"boundary was found in {len(lines)} lines (no position is blank in every line, no consistent change between "
+            "digits and letters): ask the provider for the record layout and write the fields by hand"
+        )
+    notes = [
+        f"fixed-width, {width} characters a record: {len(fields)} fields drafted from blank positions and changes of kind "
+        f"in {len(lines)} lines; the first record is data, not a header",
+        "adjacent fields of one kind (two numbers with no space between) cannot be told apart: check the fields against "
+        "the provider's record layout and rename them",
+    ]
+    if len(lines) < 20:
+        notes.append(f"only {len(lines)} lines to learn boundaries from: expect merged or split fields")
+    return Layout("fixed_width", encoding, None, False, fields, notes)
