@@ -70,6 +70,8 @@ def infer_type(name: str, present: pl.Series) -> Inferred:
         digits = int(parts.list.get(0).str.strip_chars("+-").str.len_chars().max() or 1)
         scale = max(2, int(parts.list.get(1).str.len_chars().max() or 0))
         return Inferred("decimal", None, min(38, digits + scale + 2), scale)
+    if present.str.contains(r"^[+-]?[0-9]{0,15}\.[0-9]+$").all() and not code_like:
+        return Inferred("float")  # more than 6 decimals (coordinates): a float, not a decimal
     return Inferred("string")
 
 
@@ -110,6 +112,6 @@ def typed(present: pl.Series, kind: Inferred) -> pl.Series:
         return present.str.to_datetime(kind.input_format)
     if kind.type == "integer":
         return present.cast(pl.Int64)
-    if kind.type == "decimal":
+    if kind.type in ("decimal", "float"):
         return present.cast(pl.Float64)
     return present

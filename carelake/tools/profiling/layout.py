@@ -139,6 +139,8 @@ def draft_fields(lines: list[str]) -> list[tuple[int, int]]:
             cut = True
         elif kind in ("digit", "alpha") and previous in ("digit", "alpha") and kind != previous:
             cut = True
+        elif kind == "digit" and (i == 0 or kinds[i - 1] != "digit") and _is_date_window(columns, i):
+            cut = True  # a YYYYMMDD date starts here (after an id of letters and digits)
         elif kind == "digit" and run_start is not None and i - run_start == 8 and _is_date_window(columns, run_start):
             cut = True  # a YYYYMMDD date followed by more digits
         if cut and i != starts[-1]:

@@ -29,8 +29,8 @@ def format_report(profile: FileProfile, spec: SourceSpec | None = None) -> str:
     unreviewed = {c.name for c in profile.columns}  # every column, as far as the sample policy goes
     fixed = profile.layout.kind == "fixed_width"
     lines = [_layout_line(profile), *(f"  note: {n}" for n in profile.layout.notes), ""]
-    lines.append(f"{'column':28} {'type':26} {'nulls':>7} {'distinct':>9}  {'min (shape)':>14}  "
-                 f"{'max (shape)':>14}  {'phi (confidence, evidence)':44} transformed")
+    lines.append(f"{'column':28} {'type':32} {'nulls':>7} {'distinct':>9}  {'min (shape)':>14}  "
+                 f"{'max (shape)':>14}  {'phi (confidence, evidence)':56} transformed")
     for c in profile.columns:
         name = f"{c.name} @{c.start}+{c.length}" if fixed else c.name
         kind = c.type + (f" {c.input_format}" if c.input_format else "")
@@ -40,8 +40,8 @@ def format_report(profile: FileProfile, spec: SourceSpec | None = None) -> str:
         else:
             phi = f"none {c.phi_confidence:.0%}"
         fate = in_transformed(spec, spec.column(c.name))
-        lines.append(f"{name[:28]:28} {kind[:26]:26} {c.null_rate:7.1%} {c.distinct:9,}  {lo[:14]:>14}  {hi[:14]:>14}  "
-                     f"{phi[:44]:44} {fate}")
+        lines.append(f"{name[:28]:28} {kind[:32]:32} {c.null_rate:7.1%} {c.distinct:9,}  {lo[:14]:>14}  {hi[:14]:>14}  "
+                     f"{phi[:56]:56} {fate}")
     notes = [(c.name, c.note) for c in profile.columns if c.note] + [(c.name, c.doubt) for c in profile.columns if c.doubt]
     if notes:
         lines += ["", "to review:"] + [f"  - {name}: {text}" for name, text in notes]
