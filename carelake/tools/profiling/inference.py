@@ -7,6 +7,7 @@ formats are drafted only if every present value parses with them.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import polars as pl
@@ -61,7 +62,7 @@ def infer_type(name: str, present: pl.Series) -> Inferred:
     for fmt in DATETIME_FORMATS:
         if _all_parse(present, fmt, date=False):
             return Inferred("datetime", fmt)
-    lower = name.lower()
+    lower = re.sub(r"_?[0-9]+$", "", name.lower())  # TAX_NUM_1 is a TAX_NUM
     code_like = lower.endswith(_CODE_SUFFIXES) or any(w in lower for w in _CODE_WORDS) or present.str.contains(r"^0[0-9]").any()
     if present.str.contains(r"^[+-]?[0-9]{1,15}$").all() and not code_like:
         return Inferred("integer")

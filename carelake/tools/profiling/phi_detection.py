@@ -153,6 +153,8 @@ def _coordinate_share(present: pl.Series) -> float:
 
 def _id_contradiction(present: pl.Series) -> str | None:
     """Why values cannot be a person's identifier, if they cannot."""
+    if present.str.len_chars().max() <= 2:
+        return "values are one or two characters (a code), not identifiers"
     if present.str.contains(r"^[+-]?[0-9]{1,4}$").all():
         return "values are small whole numbers (a count or a code), not identifiers"
     if present.str.contains(r"^[+-]?[0-9]*\.[0-9]+$").all():
@@ -190,14 +192,15 @@ def detect_phi(name: str, values: pl.Series, kind: str) -> PhiVerdict:
         if verdict is not None:
             return verdict
     if re.search(_CATEGORIES, tokens):
-        return PhiVerdict(None, 0.9)  # a code or category by its name: a weak name match is no doubt
+        return PhiVerdict(None, 0.9 if not doubt else 0.7, doubt)
     if re.search(_COUNTS, tokens) or present.is_empty():
         return PhiVerdict(None, 0.9 if not doubt else 0.7, doubt)
     by_values = phi_by_values(present)
     if by_values is not None and not dated:
         category, share = by_values
-        if category is PhiCategory.other and re.search(_NOT_PEOPLE, tokens):
-            return PhiVerdict(None, 0.8, "opaque identifiers, but of a provider, payer or organisation: not a person's")
+        if category in (PhiCategory.other, PhiCategory.name) and re.search(_NOT_PEOPLE, tokens):
+            return PhiVerdict(None, 0.75, f"values look like {'identifiers' if category is PhiCategory.other else 'names'}, "
+                              "but of a provider, payer, product or organisation: not a person's")
         what = "an identifier" if category is PhiCategory.other else category.value
         base = 0.5 if category is PhiCategory.name else 0.6
         confidence = round(base + (0.35 if category not in (PhiCategory.name, PhiCategory.other) else 0.3) * share, 2)
@@ -217,8 +220,10 @@ def _judge_name(category: PhiCategory, strong: bool, tokens: str, present: pl.Se
     if dated:
         return PhiVerdict(PhiFinding(PhiCategory.date, "name (a person's) and values (dates)", 0.8), 0.8), None
     if category in _IDS or category is PhiCategory.name:
-        if re.search(_COUNTS, tokens):
-            return None, f"the name suggests {category.value}, but it counts or sums something"
+        if not strong and re.search(_CATEGORIES, tokens):
+            return None, None  # BENE_ESRD_IND, BENE_SEX_IDENT_CD: a code about the person, not the person
+        if re.search(_COUNTS, tokens):  # MEMBER_MONTHS, BENE_..._AMT: a doubt only if the name alone was strong
+            return None, f"the name suggests {category.value}, but it counts or sums something" if strong else None
         if category is PhiCategory.name and (re.search(_NOT_PEOPLE, tokens) or re.search(_CATEGORIES, tokens)):
             return None, "a name, but of something other than a person"
     if present.is_empty():
