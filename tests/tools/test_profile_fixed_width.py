@@ -66,8 +66,8 @@ def test_the_first_record_of_a_fixed_width_file_is_data_and_every_field_is_typed
 
 @pytest.mark.parametrize("lines, why", [
     (["AB  12", "ABCD  123", "A  1"], "3 line lengths"),
-    (["MEMBER     DOB", *["X1B2C3D4 19230501  "] * 5], "line 1 (14 characters) differs: a header record"),
-    ([f"{random.Random(i).getrandbits(64):016X}" for i in range(30)], "no column boundary was found"),
+    (["XMEMBER     DOB", *["X1B2C3D4 19230501  "] * 5], "line 1 (15 characters) differs: a header record"),
+    (["".join(random.Random(i).choice("ABCDEFGH ") for _ in range(20)) + "Z" for i in range(30)], "no column boundary was found"),
 ])
 def test_a_file_with_no_layout_to_draft_is_refused_with_the_reason(tmp_path, capsys, lines, why):
     path = tmp_path / "odd.txt"
@@ -100,3 +100,44 @@ def test_the_draft_of_a_cms_style_fixed_width_file_ingests_every_record_with_not
     assert (raw["dagster/row_count"].value, raw["rows_quarantined"].value) == (ROWS, 0)
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["rows_accounted_for"]
+
+
+def test_a_list_of_ids_of_one_length_is_one_column_whose_first_line_is_data(tmp_path):
+    ids = [f"{random.Random(i).getrandbits(64):016X}" for i in range(30)]
+    (tmp_path / "ids.txt").write_text("".join(f"{i}\n" for i in ids))
+    profile = profile_file(tmp_path / "ids.txt")
+    assert (profile.layout.kind, profile.header, profile.rows, len(profile.columns)) == ("csv", False, 30, 1)
+
+
+def _with_control_records(path: Path, header: str, trailer: str) -> list[str]:
+    lines = ["D" + line for line in write_beneficiaries(path)]
+    path.write_text("".join(f"{line}\n" for line in [header, *lines, trailer]))
+    return lines
+
+
+@pytest.mark.parametrize("header, trailer", [
+    ("HCMS BENEFICIARY EXTRACT 2009", "T000000300"),  # shorter control records
+    ("HCMS BENEFICIARY EXTRACT 2009".ljust(59), "T000000300".ljust(59)),  # padded to the record length
+])
+def test_header_and_trailer_records_become_record_types_and_only_details_are_rows(settings, instance, header, trailer):
+    landing = settings.landing_root / "cms"
+    landing.mkdir(parents=True)
+    file = landing / "BENE_FIXED_2009.txt"
+    _with_control_records(file, header, trailer)
+    layout = sniff(file)
+    assert layout.record_types == {"start": 1, "length": 1, "detail": ["D"], "skip": ["H", "T"]}
+    assert layout.fields == [(start + 1, length) for start, length in DRAFTED]
+    assert main(["profile", str(file), "--provider", "cms", "--table", "bene_fixed", "--sources", str(settings.sources_dir)]) == 0
+    assets = build_definitions(settings).resolve_assets_def(dg.AssetKey(["raw", "cms", "bene_fixed"]))
+    result = materialize(assets, instance, partition="2009-01-01")
+    assert result.success, failure_message(result)
+    raw = next(m for m in result.get_asset_materialization_events() if m.asset_key.path[0] == "raw").materialization.metadata
+    assert (raw["dagster/row_count"].value, raw["rows_quarantined"].value) == (ROWS, 0)
+
+
+def test_a_first_record_that_only_starts_differently_is_still_data(tmp_path):
+    lines = ["1" + line for line in write_beneficiaries(tmp_path / "bene.txt")]
+    first = "Z" + lines[0][1:]  # every record starts with 1 but this one: still a record, not a header
+    (tmp_path / "bene.txt").write_text("".join(f"{line}\n" for line in [first, *lines[1:]]))
+    profile = profile_file(tmp_path / "bene.txt")
+    assert profile.layout.record_types is None and profile.rows == ROWS

@@ -122,6 +122,8 @@ def _format(profile: FileProfile) -> dict:
     layout = profile.layout
     if layout.kind == "fixed_width":
         fmt: dict = {"kind": "fixed_width", "fields": [{"name": c.name, "start": c.start, "length": c.length} for c in profile.columns]}
+        if layout.record_types is not None:
+            fmt["record_types"] = layout.record_types
     else:
         fmt = {"kind": "csv", "delimiter": layout.delimiter, "header": layout.header}
     if layout.encoding != "utf-8":

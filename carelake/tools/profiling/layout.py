@@ -33,10 +33,12 @@ class Layout:
     header: bool = False
     fields: list[tuple[int, int]] = field(default_factory=list)  # fixed width: (1-based start, length)
     notes: list[str] = field(default_factory=list)
+    record_types: dict | None = None  # fixed width with header / trailer records: the spec's `record_types`
 
     @property
     def width(self) -> int:
-        return sum(length for _, length in self.fields)
+        start, length = self.fields[-1]
+        return start + length - 1
 
 
 def _text(path: Path) -> tuple[str, str]:
@@ -58,11 +60,25 @@ def _text(path: Path) -> tuple[str, str]:
     return encoding, text
 
 
+def _last_line(path: Path, encoding: str) -> str | None:
+    """The file's last non-empty line when the sample does not reach it (a trailer record is there)."""
+    size = path.stat().st_size
+    if size <= SNIFF_BYTES:
+        return None
+    with path.open("rb") as f:
+        f.seek(max(0, size - (64 << 10)))
+        tail = f.read().decode(encoding if encoding != "utf-8-sig" else "utf-8", errors="replace")
+    lines = [line.rstrip("\r") for line in tail.split("\n") if line.strip()]
+    return lines[-1] if lines else None
+
+
 def sniff(path: Path) -> Layout:
-    """The file's layout from its first megabyte; a ValueError saying why if it has none we can draft."""
+    """The file's layout from its first megabyte (and its last line); a ValueError saying why if it has none we can draft."""
     encoding, text = _text(path)
     lines = [line.rstrip("\r") for line in text.split("\n")]
     lines = [line for line in lines if line.strip()][:SAMPLE_LINES]
+    if (last := _last_line(path, encoding)) is not None:
+        lines.append(last)
     head = lines[:50]
 
     def consistency(sep: str) -> tuple[float, int]:
@@ -79,15 +95,46 @@ def sniff(path: Path) -> Layout:
         return Layout("csv", encoding, delimiter, header)
     lengths = Counter(len(line) for line in lines)
     if len(lengths) == 1 and len(lines) >= 2:
-        return _fixed_width(path, encoding, lines)
+        typed = _record_types(lines, same_length=True)
+        return _fixed_width(path, encoding, *typed) if typed else _fixed_width(path, encoding, lines)
+    if (typed := _record_types(lines)) is not None:
+        return _fixed_width(path, encoding, *typed)
     if fields > 1:
         return Layout("csv", encoding, delimiter, False, notes=[
             f"no delimiter splits the lines consistently ({delimiter!r} gives {fields} fields in {share:.0%} of them)"])
     if not any("  " in line.strip() for line in lines) and len(lines) >= 1:
         first = lines[0]
         header = not (is_number(first) or date_format([first]))
-        return Layout("csv", encoding, delimiter, header and len(lines) > 1, notes=["one column: no delimiter found"])
+        return Layout("csv", encoding, ",", header and len(lines) > 1, notes=["one column: no delimiter found"])
     raise ValueError(_why_not_fixed_width(path, lines, lengths))
+
+
+def _record_types(lines: list[str], same_length: bool = False) -> tuple[list[str], dict] | None:
+    """(detail lines, record_types) when only the first and / or last line differ from the others in length
+    and a first character tells them apart (`H` header, `D` details, `T` trailer). Lines of the detail
+    length count as header / trailer records only with a letter there and letters where every detail
+    line has digits or blanks where none has: a first record that merely starts differently is data."""
+    if len(lines) < 4:
+        return None
+    detail_type = Counter(line[0] for line in lines).most_common(1)[0][0]
+    odd = [i for i, line in enumerate(lines) if line[0] != detail_type]
+    details = [line for line in lines if line[0] == detail_type]
+    if not odd or not set(odd) <= {0, len(lines) - 1} or len({len(line) for line in details}) != 1:
+        return None
+    if same_length:
+        columns = list(zip(*details, strict=True))
+        kinds = [_kind(chars) for chars in columns]
+        filled = [" " not in chars for chars in columns]
+
+        def unlike(line: str) -> bool:  # letters where details have digits, or blanks where they never do
+            return any((k == "digit" and c.isalpha()) or (full and c == " ") for c, k, full in zip(line, kinds, filled, strict=True))
+
+        if not all(lines[i][0].isalpha() and unlike(lines[i]) for i in odd):
+            return None
+        if not unlike:
+            return None
+    skip = sorted({lines[i][0] for i in odd})
+    return details, {"start": 1, "length": 1, "detail": [detail_type], "skip": skip}
 
 
 def _why_not_fixed_width(path: Path, lines: list[str], lengths: Counter) -> str:
@@ -156,9 +203,16 @@ def draft_fields(lines: list[str]) -> list[tuple[int, int]]:
     return [(s + 1, e - s) for s, e in zip(starts, ends, strict=True)]
 
 
-def _fixed_width(path: Path, encoding: str, lines: list[str]) -> Layout:
+def _fixed_width(path: Path, encoding: str, lines: list[str], record_types: dict | None = None) -> Layout:
     width = len(lines[0])
-    fields = draft_fields(lines)
+    if record_types is None:
+        fields = draft_fields(lines)
+    else:  # the record type is not a column: fields start after it
+        fields = [(start + 1, length) for start, length in draft_fields([line[1:] for line in lines])]
+    if len(fields) < 2 and not any(" " in line for line in lines):
+        # One value a line, every line as long as the first: a list (of ids), and its first line is data too.
+        return Layout("csv", encoding, ",", False, notes=[f"one column of {width} characters a line, no header (the first "
+                                                            "line is as long as every other)"])
     if len(fields) < 2:
         raise ValueError(
             f"{path}: every line is {width} characters and no delimiter splits them, so it looks fixed-width, but no column "
@@ -171,6 +225,9 @@ def _fixed_width(path: Path, encoding: str, lines: list[str]) -> Layout:
         "adjacent fields of one kind (two numbers with no space between) cannot be told apart: check the fields against "
         "the provider's record layout and rename them",
     ]
+    if record_types is not None:
+        notes.append(f"record type in position 1: {record_types['detail'][0]!r} is a detail record, "
+                     f"{record_types['skip']} header / trailer records (skipped)")
     if len(lines) < 20:
         notes.append(f"only {len(lines)} lines to learn boundaries from: expect merged or split fields")
-    return Layout("fixed_width", encoding, None, False, fields, notes)
+    return Layout("fixed_width", encoding, None, False, fields, notes, record_types)

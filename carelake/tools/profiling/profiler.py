@@ -161,6 +161,8 @@ def _read_fixed_width(path: Path, layout: Layout) -> tuple[pl.DataFrame, int]:
         .with_columns(pl.col(_LINE).str.strip_suffix("\r"))
         .filter(pl.col(_LINE).is_not_null() & (pl.col(_LINE) != ""))
     )
+    if (types := layout.record_types) is not None:
+        lines = lines.filter(~pl.col(_LINE).str.slice(types["start"] - 1, types["length"]).is_in(types["skip"]))
     rows = lines.select(pl.len()).collect().item()
     line = pl.col(_LINE)
     fields = [line.str.slice(start - 1, length).alias(f"column_{i + 1}") for i, (start, length) in enumerate(layout.fields)]
