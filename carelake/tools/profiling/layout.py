@@ -127,7 +127,8 @@ def _record_types(lines: list[str], same_length: bool = False) -> tuple[list[str
         filled = [" " not in chars for chars in columns]
 
         def unlike(line: str) -> bool:  # letters where details have digits, or blanks where they never do
-            return any((k == "digit" and c.isalpha()) or (full and c == " ") for c, k, full in zip(line, kinds, filled, strict=True))
+            cells = zip(line[1:], kinds[1:], filled[1:], strict=True)  # after the record type itself
+            return any((k == "digit" and c.isalpha()) or (full and c == " ") for c, k, full in cells)
 
         if not all(lines[i][0].isalpha() and unlike(lines[i]) for i in odd):
             return None
