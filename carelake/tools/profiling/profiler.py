@@ -22,6 +22,7 @@ from carelake.tools.profiling.layout import Layout, sniff
 from carelake.tools.profiling.phi_detection import PhiFinding, detect_phi
 
 SAMPLE_ROWS = 200_000
+PHI_SAMPLE = 20_000  # values per column the PHI shapes are judged on: types need every sampled row, shapes do not
 _LINE = "__line"
 # Columns that identify the person a row is about: every date in such a file is PHI under HIPAA.
 _PERSON = {PhiCategory.member_id, PhiCategory.mrn, PhiCategory.account, PhiCategory.other, PhiCategory.name,
@@ -115,7 +116,7 @@ def profile_file(path: Path) -> FileProfile:
             # An empty date column (no deaths this year) is still a date, in the file's date format.
             c.type, c.input_format = "date", formats[0] if formats else "%Y-%m-%d"
     for c in columns:
-        verdict = detect_phi(c.name, c.values, "datetime" if c.zoned else c.type)
+        verdict = detect_phi(c.name, c.values.head(PHI_SAMPLE), "datetime" if c.zoned else c.type)
         c.phi, c.phi_confidence, c.doubt = verdict.finding, verdict.confidence, verdict.doubt
     _person_dates(columns)
     for c in columns:
