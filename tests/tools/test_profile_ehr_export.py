@@ -71,7 +71,8 @@ def test_first_names_birthplaces_counties_and_coordinates_are_phi_but_race_and_m
     assert {name: c.phi.category.value if c.phi else None for name, c in columns.items()} == EXPECTED_PHI
     assert columns["MEMBER_MONTHS"].type == "integer" and columns["LAT"].type == "float"
     assert all(0.5 <= c.phi_confidence <= 1 for c in profile.columns)
-    assert columns["FIRST"].phi_confidence > columns["Id"].phi_confidence - 0.2  # a name match confirmed by values
+    assert (columns["FIRST"].phi.evidence, columns["LAT"].phi.evidence) == ("name and values", "name and values (coordinates)")
+    assert columns["Id"].phi.evidence.startswith("values (100% look like an identifier")
 
 
 def test_zulu_timestamps_are_drafted_as_utc_datetimes(tmp_path):

@@ -19,7 +19,6 @@ import polars as pl
 
 from carelake.spec import DEFAULT_MASKING, Masking, PhiCategory
 
-FLAG_AT = 0.5  # a column is annotated as PHI from this confidence on
 _IDS = (PhiCategory.member_id, PhiCategory.mrn, PhiCategory.account, PhiCategory.other)
 _DATES = (PhiCategory.birth_date, PhiCategory.date)
 _T = r"(^|_)(?:{})(_|$)"
@@ -217,8 +216,10 @@ def _judge_name(category: PhiCategory, strong: bool, tokens: str, present: pl.Se
         if present.is_empty():
             return PhiVerdict(PhiFinding(category, "name (an empty date column)", 0.85), 0.85), None
         return PhiVerdict(PhiFinding(category, "name and values (dates)", 0.95), 0.95), None
-    if dated:
+    if dated and (strong or category in _IDS):  # MEMBER_ENROLL_DT: a person's date; FIRST_FILL_DT: not by its name
         return PhiVerdict(PhiFinding(PhiCategory.date, "name (a person's) and values (dates)", 0.8), 0.8), None
+    if dated:
+        return None, None
     if category in _IDS or category is PhiCategory.name:
         if not strong and re.search(_CATEGORIES, tokens):
             return None, None  # BENE_ESRD_IND, BENE_SEX_IDENT_CD: a code about the person, not the person
