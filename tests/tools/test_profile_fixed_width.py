@@ -141,3 +141,21 @@ def test_a_first_record_that_only_starts_differently_is_still_data(tmp_path):
     (tmp_path / "bene.txt").write_text("".join(f"{line}\n" for line in [first, *lines[1:]]))
     profile = profile_file(tmp_path / "bene.txt")
     assert profile.layout.record_types is None and profile.rows == ROWS
+
+
+def test_a_reference_file_with_a_ragged_last_field_is_refused_with_the_fields_it_does_show(tmp_path):
+    # The shape of CMS's ICD-10-CM order file: order number, code, header flag, short and long descriptions,
+    # each line ending where its long description ends.
+    rng = random.Random(5)
+    words = ["Cholera", "due", "to", "Vibrio", "unspecified", "infection", "acute", "chronic", "with", "complication"]
+    lines = []
+    for i in range(40):
+        code = f"A{rng.randrange(0, 99):02d}{rng.randrange(0, 9999)}"
+        short = " ".join(rng.choice(words) for _ in range(3))
+        long = " ".join(rng.choice(words) for _ in range(rng.randrange(3, 9)))
+        lines.append(f"{i + 1:05d} {code:<7} {i % 2} {short:<60} {long}")
+    path = tmp_path / "icd10cm_order_2025.txt"
+    path.write_text("".join(f"{line}\n" for line in lines))
+    with pytest.raises(ValueError, match="ragged last field") as refused:
+        profile_file(path)
+    assert "starting at 1, 7, 15, 17" in str(refused.value)

@@ -3,9 +3,11 @@
 A file is delimited when one delimiter splits nearly every sampled line into the same number of
 fields (more than one). Otherwise, if every line has the same length, it is fixed-width and its
 fields are drafted from column boundaries seen across the sampled lines: a position blank in every
-line ends a field, and a consistent change of kind (digits to letters, or the reverse) starts one;
-a run of digits that starts with a YYYYMMDD date in every line is cut after the date. A fixed-width
-file never has a header here: its first record is data. Anything else is refused with the reason.
+line ends a field, and a consistent change of kind starts one (digits to letters; letters to digits
+after two letters or more, so that codes like A001 or J1234 stay whole); a YYYYMMDD date in every
+line is cut out of a run of digits. A fixed-width file never has a header here: its first record
+is data; header / trailer records are skipped by record type. Anything else is refused with the
+reason.
 """
 
 from __future__ import annotations
@@ -132,8 +134,6 @@ def _record_types(lines: list[str], same_length: bool = False) -> tuple[list[str
 
         if not all(lines[i][0].isalpha() and unlike(lines[i]) for i in odd):
             return None
-        if not unlike:
-            return None
     skip = sorted({lines[i][0] for i in odd})
     return details, {"start": 1, "length": 1, "detail": [detail_type], "skip": skip}
 
@@ -145,6 +145,11 @@ def _why_not_fixed_width(path: Path, lines: list[str], lengths: Counter) -> str:
         where = f"; line 1 ({len(lines[0])} characters) differs: a header record, which a fixed-width layout cannot skip without record_types"
     elif rest == 1 and len(lines[-1]) != common:
         where = f"; the last line ({len(lines[-1])} characters) differs: a trailer record? declare record_types to skip it"
+    elif len(lines) >= 20 and len(fields := draft_fields([line[: min(lengths)] for line in lines])) >= 2:
+        starts = ", ".join(str(start) for start, _ in fields)
+        where = (f"; it looks fixed-width with a ragged last field (trailing blanks trimmed): the first {min(lengths)} characters "
+                 f"split into {len(fields)} fields starting at {starts}, and the last runs to the end of the line, which the "
+                 "fixed-width reader cannot read without quarantining the shorter records (ask for records padded to one length)")
     return (
         f"{path}: cannot draft a layout: no delimiter ({', '.join(repr(d) for d in DELIMITERS)}) splits the lines consistently, "
         f"and it is not fixed-width either: {len(lengths)} line lengths in the first {len(lines)} lines "
@@ -181,19 +186,23 @@ def draft_fields(lines: list[str]) -> list[tuple[int, int]]:
     starts = [0]
     previous = None  # the kind of the last digit / alpha / mixed position in the current field
     run_start = None  # where the current run of digit positions began
+    alpha_run = 0  # letters-only positions just before this one, in the current field
     for i, kind in enumerate(kinds):
         cut = False
         if i and kinds[i - 1] == "blank" and kind != "blank":
             cut = True
-        elif kind in ("digit", "alpha") and previous in ("digit", "alpha") and kind != previous:
+        elif kind == "alpha" and previous == "digit":
             cut = True
+        elif kind == "digit" and previous == "alpha" and alpha_run >= 2:
+            cut = True  # after one letter, digits are the rest of a code (A001, J1234, H1234): no cut
         elif kind == "digit" and (i == 0 or kinds[i - 1] != "digit") and _is_date_window(columns, i):
             cut = True  # a YYYYMMDD date starts here (after an id of letters and digits)
         elif kind == "digit" and run_start is not None and i - run_start == 8 and _is_date_window(columns, run_start):
             cut = True  # a YYYYMMDD date followed by more digits
         if cut and i != starts[-1]:
             starts.append(i)
-            previous = None
+            previous, alpha_run = None, 0
+        alpha_run = alpha_run + 1 if kind == "alpha" else 0 if kind in ("digit", "mixed") else alpha_run
         if kind == "digit":
             run_start = i if (cut or previous != "digit" or run_start is None) else run_start
         elif kind != "blank":
