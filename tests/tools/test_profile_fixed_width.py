@@ -159,3 +159,10 @@ def test_a_reference_file_with_a_ragged_last_field_is_refused_with_the_fields_it
     with pytest.raises(ValueError, match="ragged last field") as refused:
         profile_file(path)
     assert "starting at 1, 7, 15, 17" in str(refused.value)
+
+
+def test_a_csv_with_line_breaks_in_quoted_values_is_delimited_with_its_header(tmp_path):
+    path = tmp_path / "notes.csv"
+    path.write_text('MEMBER_ID,NOTE,VISITS\n' + "".join(f'M{i:07d},"called back\nleft message",{i}\n' for i in range(12)))
+    profile = profile_file(path)
+    assert (profile.layout.kind, profile.delimiter, profile.header, profile.rows) == ("csv", ",", True, 12)

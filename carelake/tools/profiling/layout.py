@@ -13,6 +13,7 @@ reason.
 from __future__ import annotations
 
 import csv
+import io
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
@@ -84,17 +85,17 @@ def sniff(path: Path) -> Layout:
     head = lines[:50]
 
     def consistency(sep: str) -> tuple[float, int]:
-        counts = [len(next(csv.reader([line], delimiter=sep))) for line in head]
+        try:  # records, not lines: a quoted value may hold a line break
+            counts = [len(record) for record in csv.reader(io.StringIO("\n".join(head)), delimiter=sep)] or [1]
+        except csv.Error:
+            counts = [len(next(csv.reader([line], delimiter=sep))) for line in head]
         common, times = Counter(counts).most_common(1)[0]
         return (times / len(counts) if common > 1 else 0.0, common)
 
     delimiter = max(DELIMITERS, key=consistency)
     share, fields = consistency(delimiter)
     if share >= CONSISTENT_SHARE:
-        first = next(csv.reader([lines[0]], delimiter=delimiter))
-        looks_like_data = any(is_number(v) or date_format([v]) for v in first if v)
-        header = not looks_like_data and len(set(first)) == len(first) and all(first)
-        return Layout("csv", encoding, delimiter, header)
+        return Layout("csv", encoding, delimiter, _has_header(lines[0], delimiter))
     lengths = Counter(len(line) for line in lines)
     if len(lengths) == 1 and len(lines) >= 2:
         typed = _record_types(lines, same_length=True)
@@ -102,13 +103,20 @@ def sniff(path: Path) -> Layout:
     if (typed := _record_types(lines)) is not None:
         return _fixed_width(path, encoding, *typed)
     if fields > 1:
-        return Layout("csv", encoding, delimiter, False, notes=[
+        return Layout("csv", encoding, delimiter, _has_header(lines[0], delimiter), notes=[
             f"no delimiter splits the lines consistently ({delimiter!r} gives {fields} fields in {share:.0%} of them)"])
     if not any("  " in line.strip() for line in lines) and len(lines) >= 1:
         first = lines[0]
         header = not (is_number(first) or date_format([first]))
         return Layout("csv", encoding, ",", header and len(lines) > 1, notes=["one column: no delimiter found"])
     raise ValueError(_why_not_fixed_width(path, lines, lengths))
+
+
+def _has_header(line: str, delimiter: str) -> bool:
+    """A first line of distinct, non-empty names, none of them a number or a date."""
+    first = next(csv.reader([line], delimiter=delimiter))
+    looks_like_data = any(is_number(v) or date_format([v]) for v in first if v)
+    return not looks_like_data and len(set(first)) == len(first) and all(first)
 
 
 def _record_types(lines: list[str], same_length: bool = False) -> tuple[list[str], dict] | None:
