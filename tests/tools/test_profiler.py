@@ -8,7 +8,8 @@ import dagster as dg
 import yaml
 
 from carelake.tools.cli import main
-from carelake.tools.profiling.profiler import format_report, profile_file
+from carelake.tools.profiling.profiler import profile_file
+from carelake.tools.profiling.report import format_report
 from platform_assets.assembly import build_definitions
 from tests.support.environment import DESYNPUF
 from tests.support.runs import failure_message, materialize

@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from carelake.settings import Settings
-from carelake.tools.profiling.draft_spec import draft_spec, slug, to_yaml
-from carelake.tools.profiling.profiler import format_report, profile_file
+from carelake.tools.profiling.draft_spec import draft_spec, slug, source_spec, to_yaml
+from carelake.tools.profiling.profiler import profile_file
+from carelake.tools.profiling.report import format_report
 
 
 def profile_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -24,7 +25,7 @@ def profile_command(settings: Settings, args: argparse.Namespace) -> int:
     table = args.table or slug(path.stem)
     spec = draft_spec(profile, args.provider, table, args.owner)
     out = args.out or settings.sources_dir / args.provider / f"{table}.yaml"
-    print(format_report(profile))
+    print(format_report(profile, source_spec(spec, args.provider, table)))
     if out.exists():
         print(f"\n{out} exists; not overwritten. Pass --out to write the draft elsewhere.", file=sys.stderr)
         return 1

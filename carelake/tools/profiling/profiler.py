@@ -1,33 +1,32 @@
 """`carelake profile FILE`: what is in a new file, before a feed is onboarded.
 
-Infers the delimiter, header and encoding, then per column the type (with date formats), null
-rate, distinct count, min / max and whether it looks like PHI. The report never prints a PHI
-column's values: only their shape (digits -> 9, letters -> X). `draft_spec.py` turns a profile
-into a source YAML.
+Finds the layout (delimiter and header, or fixed-width fields: `layout.py`) and encoding, then per
+column the type (with date formats, zoned timestamps: `inference.py`), null rate, distinct count,
+min / max and whether it looks like PHI, with a confidence (`phi_detection.py`). `report.py` prints
+it (values only as shapes); `draft_spec.py` turns it into a source YAML.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
 
-from carelake.privacy.samples import shape_text
-from carelake.spec import PhiCategory
+from carelake.errors import without_values
+from carelake.spec import Masking, PhiCategory
+from carelake.tools.profiling.inference import Inferred, infer_type, typed
+from carelake.tools.profiling.layout import Layout, sniff
 from carelake.tools.profiling.phi_detection import PhiFinding, detect_phi
 
 SAMPLE_ROWS = 200_000
-DELIMITERS = [",", "|", "\t", ";"]
-DATE_FORMATS = ["%Y%m%d", "%Y-%m-%d", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y", "%m-%d-%Y"]
-DATETIME_FORMATS = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S", "%Y%m%d%H%M%S"]
-# Numbers with these name endings are codes (state, county, flags): keep them strings so that a
-# later file with `Y` instead of `0` (DE-SynPUF's BENE_ESRD_IND) is not quarantined wholesale.
-_CODE_SUFFIXES = ("_cd", "_code", "_ind", "_flag", "_id", "_num", "_nbr", "_no", "npi", "_zip", "_type")
-_CODE_WORDS = ("icd", "dgns", "diag", "dx", "prcdr", "proc", "hcpcs", "cpt", "drg", "ndc", "npi", "zip", "postal")
+PHI_SAMPLE = 20_000  # values per column the PHI shapes are judged on: types need every sampled row, shapes do not
+_LINE = "__line"
+# Columns that identify the person a row is about: every date in such a file is PHI under HIPAA.
+_PERSON = {PhiCategory.member_id, PhiCategory.mrn, PhiCategory.account, PhiCategory.other, PhiCategory.name,
+           PhiCategory.ssn, PhiCategory.email, PhiCategory.phone}
 
 
 @dataclass
@@ -45,6 +44,12 @@ class ColumnProfile:
     scale: int | None = None
     max_length: int = 0
     values: pl.Series | None = field(default=None, repr=False)  # the sample, for rule suggestions
+    phi_confidence: float = 0.85  # confidence in the verdict, PHI or not
+    doubt: str | None = None  # why a name match was not taken, for the reviewer
+    note: str | None = None  # about the type (zoned timestamps)
+    zoned: bool = False
+    start: int | None = None  # fixed width: 1-based start and length
+    length: int | None = None
 
     @property
     def null_rate(self) -> float:
@@ -54,12 +59,22 @@ class ColumnProfile:
 @dataclass
 class FileProfile:
     path: Path
-    delimiter: str
-    header: bool
-    encoding: str
+    layout: Layout
     rows: int
     sampled: bool
     columns: list[ColumnProfile]
+
+    @property
+    def delimiter(self) -> str | None:
+        return self.layout.delimiter
+
+    @property
+    def header(self) -> bool:
+        return self.layout.header
+
+    @property
+    def encoding(self) -> str:
+        return self.layout.encoding
 
     @property
     def risks(self) -> list[str]:
@@ -84,152 +99,86 @@ class FileProfile:
         return out
 
 
-def sniff(path: Path) -> tuple[str, bool, str]:
-    """(delimiter, has header, encoding) from the first 64 KB."""
-    raw = path.read_bytes()[: 1 << 16]
-    if not raw.strip():
-        raise ValueError(f"{path}: the file is empty; nothing to profile")
-    encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError:
-        # A cut multi-byte character at the 64 KB edge is fine; anything else is not UTF-8.
-        try:
-            text = raw[: raw.rfind(b"\n")].decode(encoding)
-        except UnicodeDecodeError:
-            encoding, text = "latin-1", raw.decode("latin-1")
-    lines = [line for line in text.splitlines()[:50] if line.strip()]
-    if len(lines) > 1 and not text.endswith("\n"):
-        lines = lines[:-1]  # the last line may be cut at the 64 KB edge
-
-    def consistency(sep: str) -> tuple[int, int]:
-        counts = [len(next(csv.reader([line], delimiter=sep))) for line in lines]
-        return (counts.count(counts[0]) if counts[0] > 1 else 0, counts[0])
-
-    delimiter = max(DELIMITERS, key=consistency)
-    first = next(csv.reader([lines[0]], delimiter=delimiter))
-    looks_like_data = any(_is_number(v) or _date_format([v]) for v in first if v)
-    header = not looks_like_data and len(set(first)) == len(first) and all(first)
-    return delimiter, header, encoding
-
-
 def profile_file(path: Path) -> FileProfile:
-    """Profile a delimited file (the first SAMPLE_ROWS rows; the row count is exact)."""
-    delimiter, header, encoding = sniff(path)
-    options = dict(separator=delimiter, has_header=header, infer_schema=False, quote_char='"',
-                   encoding="utf8-lossy" if encoding == "latin-1" else "utf8", truncate_ragged_lines=False)
-    rows = pl.scan_csv(path, **options).select(pl.len()).collect().item()
-    frame = pl.read_csv(path, n_rows=SAMPLE_ROWS, **options)
-    if not header:
-        frame.columns = [f"column_{i + 1}" for i in range(frame.width)]
+    """Profile a delimited or fixed-width file (the first SAMPLE_ROWS rows; the row count is exact)."""
+    layout = sniff(path)
+    try:
+        frame, rows = _read_fixed_width(path, layout) if layout.kind == "fixed_width" else _read_csv(path, layout)
+    except pl.exceptions.PolarsError as exc:
+        raise ValueError(f"{path}: cannot be read as {layout.kind.replace('_', '-')}: {without_values(exc)}") from exc
     frame = frame.with_columns(pl.all().str.strip_chars().replace("", None))
     columns = [_profile_column(name, frame[name]) for name in frame.columns]
+    for c, (start, length) in zip(columns, layout.fields, strict=False):
+        c.start, c.length = start, length
     formats = [c.input_format for c in columns if c.type == "date"]
     for c in columns:
-        if c.nulls == c.rows and re.search(r"(^|_)(dt|date)$", c.name.lower()):
+        if c.nulls == c.rows and re.search(r"(^|_)(dt|date)$|date$", c.name.lower()):
             # An empty date column (no deaths this year) is still a date, in the file's date format.
             c.type, c.input_format = "date", formats[0] if formats else "%Y-%m-%d"
+    for c in columns:
+        verdict = detect_phi(c.name, c.values.head(PHI_SAMPLE), "datetime" if c.zoned else c.type)
+        c.phi, c.phi_confidence, c.doubt = verdict.finding, verdict.confidence, verdict.doubt
+    _person_dates(columns)
+    for c in columns:
+        if c.phi and c.type == "string" and c.phi.category in (PhiCategory.date, PhiCategory.birth_date):
+            # Timestamps kept as text: year_only cannot read them; their first 4 characters are the year.
+            masking = dict(masking_override=Masking.truncate, keep=4) if c.phi.category is PhiCategory.date else dict(masking_override=Masking.redact)
+            c.phi = replace(c.phi, **masking)
+    return FileProfile(path, layout, rows, rows > frame.height, columns)
+
+
+def _person_dates(columns: list[ColumnProfile]) -> None:
+    """Birth dates by their values, and every other date of a file about identifiable people."""
     today = dt.datetime.now(dt.UTC).date()
     for c in columns:
         if c.type == "date" and c.phi is None and c.min and c.max:
             lo, hi = dt.date.fromisoformat(c.min), dt.date.fromisoformat(c.max)
             # Decades of dates, all well in the past: what a birth date column looks like.
             if hi.year <= today.year - 1 and (hi - lo).days >= 20 * 365 and c.distinct >= 10:
-                c.phi = PhiFinding(PhiCategory.birth_date, f"values (dates over {(hi - lo).days // 365} years, all past)")
-    if any(c.phi and c.phi.category in (PhiCategory.member_id, PhiCategory.other) for c in columns):
-        # Every date in a file about identifiable people (service, admission, paid) is PHI under HIPAA.
+                c.phi = PhiFinding(PhiCategory.birth_date, f"values (dates over {(hi - lo).days // 365} years, all past)", 0.7)
+                c.phi_confidence = 0.7
+    if any(c.phi and c.phi.category in _PERSON for c in columns):
         for c in columns:
-            if c.type in ("date", "datetime") and c.phi is None:
-                c.phi = PhiFinding(PhiCategory.date, "a date in a file with person identifiers")
-    return FileProfile(path, delimiter, header, encoding, rows, rows > frame.height, columns)
+            if (c.type in ("date", "datetime") or c.zoned) and c.phi is None:
+                c.phi = PhiFinding(PhiCategory.date, "a date in a file with person identifiers", 0.8)
+                c.phi_confidence = 0.8
+
+
+def _read_csv(path: Path, layout: Layout) -> tuple[pl.DataFrame, int]:
+    options = dict(separator=layout.delimiter, has_header=layout.header, infer_schema=False, quote_char='"',
+                   encoding="utf8-lossy" if layout.encoding == "latin-1" else "utf8", truncate_ragged_lines=False)
+    rows = pl.scan_csv(path, **options).select(pl.len()).collect().item()
+    frame = pl.read_csv(path, n_rows=SAMPLE_ROWS, **options)
+    if not layout.header:
+        frame.columns = [f"column_{i + 1}" for i in range(frame.width)]
+    return frame, rows
+
+
+def _read_fixed_width(path: Path, layout: Layout) -> tuple[pl.DataFrame, int]:
+    """Every non-empty line is a record (the reader's rule: no header), cut at the drafted fields."""
+    lines = (
+        pl.scan_csv(path, has_header=False, separator="\x1f", quote_char=None, schema={_LINE: pl.String},
+                    encoding="utf8-lossy" if layout.encoding == "latin-1" else "utf8")
+        .with_columns(pl.col(_LINE).str.strip_suffix("\r"))
+        .filter(pl.col(_LINE).is_not_null() & (pl.col(_LINE) != ""))
+    )
+    if (types := layout.record_types) is not None:
+        lines = lines.filter(~pl.col(_LINE).str.slice(types["start"] - 1, types["length"]).is_in(types["skip"]))
+    rows = lines.select(pl.len()).collect().item()
+    line = pl.col(_LINE)
+    fields = [line.str.slice(start - 1, length).alias(f"column_{i + 1}") for i, (start, length) in enumerate(layout.fields)]
+    return lines.head(SAMPLE_ROWS).select(fields).collect(), rows
 
 
 def _profile_column(name: str, values: pl.Series) -> ColumnProfile:
     present = values.drop_nulls()
-    kind, fmt, precision, scale = _infer_type(name, present)
-    typed = _typed(present, kind, fmt, scale)
-    phi = detect_phi(name, present, kind in ("date", "datetime"))
+    kind: Inferred = infer_type(name, present)
     lo = hi = None
     if not present.is_empty():
-        lo, hi = (str(x) for x in (typed.min(), typed.max()))
+        values_typed = typed(present, kind)
+        lo, hi = (str(x) for x in (values_typed.min(), values_typed.max()))
     return ColumnProfile(
-        name=name, type=kind, input_format=fmt, rows=values.len(), nulls=values.null_count(),
-        distinct=present.n_unique(), min=lo, max=hi, phi=phi, precision=precision, scale=scale,
-        max_length=int(present.str.len_chars().max() or 0), values=present,
+        name=name, type=kind.type, input_format=kind.input_format, rows=values.len(), nulls=values.null_count(),
+        distinct=present.n_unique(), min=lo, max=hi, phi=None, precision=kind.precision, scale=kind.scale,
+        max_length=int(present.str.len_chars().max() or 0), values=present, note=kind.note, zoned=kind.zoned,
     )
-
-
-def _infer_type(name: str, present: pl.Series) -> tuple[str, str | None, int | None, int | None]:
-    if present.is_empty():
-        return "string", None, None, None
-    sample = present.head(5000).to_list()
-    if (fmt := _date_format(sample)) is not None:
-        return "date", fmt, None, None
-    for fmt in DATETIME_FORMATS:
-        if present.str.to_datetime(fmt, strict=False, exact=True).null_count() == 0:
-            return "datetime", fmt, None, None
-    lower = name.lower()
-    code_like = lower.endswith(_CODE_SUFFIXES) or any(w in lower for w in _CODE_WORDS) or present.str.contains(r"^0[0-9]").any()
-    if present.str.contains(r"^[+-]?[0-9]{1,15}$").all() and not code_like:
-        return "integer", None, None, None
-    if present.str.contains(r"^[+-]?[0-9]{0,15}\.[0-9]{1,6}$").all() and not code_like:
-        parts = present.str.split(".")
-        digits = int(parts.list.get(0).str.len_chars().max() or 1)
-        scale = max(2, int(parts.list.get(1).str.len_chars().max() or 0))
-        return "decimal", None, min(38, digits + scale + 2), scale
-    return "string", None, None, None
-
-
-def _date_format(sample: list[str]) -> str | None:
-    """The first date format every value parses with, to a plausible year (1850-2100)."""
-    for fmt in DATE_FORMATS:
-        try:
-            parsed = [dt.datetime.strptime(v, fmt) for v in sample]
-        except ValueError:
-            continue
-        if parsed and all(1850 <= d.year <= 2100 for d in parsed):
-            return fmt
-    return None
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _typed(present: pl.Series, kind: str, fmt: str | None, scale: int | None) -> pl.Series:
-    if kind == "date":
-        return present.str.to_date(fmt)
-    if kind == "datetime":
-        return present.str.to_datetime(fmt)
-    if kind == "integer":
-        return present.cast(pl.Int64)
-    if kind == "decimal":
-        return present.cast(pl.Float64)
-    return present
-
-
-def format_report(profile: FileProfile) -> str:
-    """A readable report; PHI columns show the shape of their min / max, never the values."""
-    delim = {"\t": "TAB"}.get(profile.delimiter, profile.delimiter)
-    lines = [
-        f"{profile.path.name}: {profile.rows:,} rows, {len(profile.columns)} columns, delimiter {delim!r}, "
-        f"{'header' if profile.header else 'no header'}, {profile.encoding}"
-        + (f" (profiled the first {SAMPLE_ROWS:,} rows)" if profile.sampled else ""),
-        "",
-        f"{'column':32} {'type':22} {'nulls':>7} {'distinct':>9}  {'min':>14}  {'max':>14}  phi",
-    ]
-    for c in profile.columns:
-        kind = c.type + (f" {c.input_format}" if c.input_format else "")
-        lo, hi = c.min or "", c.max or ""
-        if c.phi:
-            lo, hi = shape_text(lo), shape_text(hi)
-        phi = f"{c.phi.category.value} (by {c.phi.evidence}) -> {c.phi.masking.value}" if c.phi else ""
-        lines.append(f"{c.name[:32]:32} {kind[:22]:22} {c.null_rate:7.1%} {c.distinct:9,}  {lo[:14]:>14}  {hi[:14]:>14}  {phi}")
-    risks = profile.risks
-    lines += ["", "compliance risks:" if risks else "compliance risks: none found by name or value"]
-    lines += [f"  - {r}" for r in risks]
-    return "\n".join(lines)
