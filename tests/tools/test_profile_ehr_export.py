@@ -78,15 +78,15 @@ def test_first_names_birthplaces_counties_and_coordinates_are_phi_but_race_and_m
 def test_zulu_timestamps_are_drafted_as_utc_datetimes(tmp_path):
     write_patients(tmp_path / "patients.csv")
     start = {c.name: c for c in profile_file(tmp_path / "patients.csv").columns}["ENCOUNTER_START"]
-    assert (start.type, start.input_format, start.zoned) == ("datetime", "%Y-%m-%dT%H:%M:%S%.fZ", True)
+    assert (start.type, start.input_format, start.zoned) == ("datetime", None, True) and "UTC" in start.note
     assert start.phi.masking.value == "year_only"
 
 
-def test_timestamps_with_offsets_are_kept_as_text_with_their_year_as_the_masking(tmp_path):
+def test_timestamps_with_offsets_are_drafted_as_zoned_datetimes_masked_to_their_year(tmp_path):
     write_patients(tmp_path / "patients.csv", zone="offset")
     start = {c.name: c for c in profile_file(tmp_path / "patients.csv").columns}["ENCOUNTER_START"]
-    assert (start.type, start.zoned) == ("string", True) and "offsets" in start.note
-    assert (start.phi.category.value, start.phi.masking.value, start.phi.keep) == ("date", "truncate", 4)
+    assert (start.type, start.input_format, start.zoned) == ("datetime", None, True)
+    assert (start.phi.category.value, start.phi.masking.value) == ("date", "year_only")
 
 
 def test_the_report_shows_no_value_of_any_column_and_says_what_transformed_does(tmp_path):
@@ -133,7 +133,7 @@ def test_the_draft_of_a_clean_export_ingests_it_with_nothing_quarantined(setting
     assert transformed["ENCOUNTER_START"].min() >= 2019 and transformed["ZIP"].str.len_chars().max() == 3
 
 
-def test_a_draft_with_offset_timestamps_ingests_them_as_text_and_keeps_only_their_year(settings, instance):
+def test_a_draft_with_offset_timestamps_ingests_them_as_utc_and_keeps_only_their_year(settings, instance):
     landing = settings.landing_root / "ehr"
     landing.mkdir(parents=True)
     file = landing / "patients_20250301.csv"
@@ -141,4 +141,4 @@ def test_a_draft_with_offset_timestamps_ingests_them_as_text_and_keeps_only_thei
     assert main(["profile", str(file), "--provider", "ehr", "--table", "patients", "--sources", str(settings.sources_dir)]) == 0
     raw, transformed = _raw_and_transformed(settings, instance, "ehr", "patients", "2025-03-01")
     assert (raw["dagster/row_count"].value, raw["rows_quarantined"].value) == (ROWS, 0)
-    assert set(transformed["ENCOUNTER_START"].unique().to_list()) <= {"2019", "2020", "2021", "2022"}
+    assert set(transformed["ENCOUNTER_START"].unique().to_list()) <= {2019, 2020, 2021, 2022}

@@ -37,17 +37,9 @@ class Inferred:
 
 
 def zoned_datetime(present: pl.Series) -> Inferred:
-    """The draft of ISO 8601 timestamps with `Z` or an offset: the one place to change once datetime
-    columns accept ISO 8601 with a zone by default (then: `Inferred("datetime", zoned=True)`).
-
-    Today a datetime `input_format` has no zone directive, so only all-`Z` values (UTC) are drafted as
-    datetimes, with the `Z` as a literal (they land as naive UTC); offsets are kept as text.
-    """
-    if present.str.ends_with("Z").all():
-        sep = "T" if present.str.contains("T").all() else " " if not present.str.contains("T").any() else None
-        if sep is not None:
-            return Inferred("datetime", f"%Y-%m-%d{sep}%H:%M:%S%.fZ", zoned=True, note="ISO 8601 in UTC (Z); lands as UTC")
-    return Inferred("string", zoned=True, note="ISO 8601 with UTC offsets: kept as text until datetime columns read offsets")
+    """The draft of ISO 8601 timestamps with `Z` or an offset: a plain `datetime` column, which reads ISO 8601
+    with a zone by default and stores the instant as UTC (README "Column types")."""
+    return Inferred("datetime", zoned=True, note="ISO 8601 with a zone (Z or an offset); stored as UTC")
 
 
 def infer_type(name: str, present: pl.Series) -> Inferred:
