@@ -52,7 +52,7 @@ from carelake.spec.platform import PlatformConfig
 
 SENSOR_NAME = "carelake_alerts"
 INTERVAL_S = 30
-_BATCH = 2000
+_BATCH = 20_000  # rows read per tick and store; a bigger backlog is read over the next ticks
 _BLOCKED = "BlockingCheckFailed"  # platform_assets.feeds.BlockingCheckFailed: its checks already alerted
 # Check metadata a message may quote: numbers we computed (counts, rates), never samples or text.
 _NUMERIC = (dg.IntMetadataValue, dg.FloatMetadataValue, dg.BoolMetadataValue)
@@ -78,14 +78,21 @@ class Cursor:
         return json.dumps(dataclasses.asdict(self))
 
 
+# Rows are re-read this far behind the cursor: writers on other hosts (run workers, code servers) may
+# commit an event stamped by a clock a little behind the newest one already read.
+OVERLAP_S = 300.0
+
+
 def _after(rows: list, cursor: tuple[float, list], stamp, ident) -> tuple[list, tuple[float, list]]:  # noqa: ANN001
-    """The rows not yet read (`rows` ordered by time), and the cursor after them."""
+    """The rows not yet read (`rows`, ordered by time, start OVERLAP_S before the cursor's time), and the
+    cursor after them: the newest time, and the ids of every row within OVERLAP_S of it."""
     since, seen = cursor
-    fresh = [r for r in rows if stamp(r) > since or (stamp(r) == since and ident(r) not in seen)]
-    if not fresh:
-        return [], cursor
-    last = stamp(fresh[-1])
-    return fresh, (last, sorted({ident(r) for r in rows if stamp(r) == last}))
+    seen = set(seen)
+    fresh = [r for r in rows if ident(r) not in seen and stamp(r) >= since - OVERLAP_S]
+    if not rows:
+        return fresh, cursor
+    newest = max(since, stamp(rows[-1]))
+    return fresh, (newest, sorted({ident(r) for r in rows if stamp(r) >= newest - OVERLAP_S}))
 
 
 @dataclasses.dataclass
@@ -126,10 +133,10 @@ def _check_evaluations(instance: dg.DagsterInstance, cursor: Cursor) -> list[tup
     Read from the check executions table, the one store that holds every evaluation (in a run or
     runless) in both the SQLite (run-sharded) and the PostgreSQL event log: a storage-id cursor over
     the event log is not run-aware on SQLite. A planned row becomes an evaluation in place, with a
-    new timestamp, so the cursor is a time plus the ids already read at that time.
+    new timestamp, so the cursor is a time plus the ids already read near it (`_after`).
     """
     table = AssetCheckExecutionsTable
-    since = dt.datetime.fromtimestamp(cursor.checks[0], dt.UTC).replace(tzinfo=None)
+    since = dt.datetime.fromtimestamp(cursor.checks[0] - OVERLAP_S, dt.UTC).replace(tzinfo=None)
     query = (sa.select(table.c.id, table.c.run_id, table.c.evaluation_event, table.c.evaluation_event_timestamp)
              .where(table.c.execution_status != AssetCheckExecutionRecordStatus.PLANNED.value,
                     table.c.evaluation_event_timestamp >= since)
@@ -227,9 +234,9 @@ def _text(value: dg.MetadataValue | None) -> str:
 
 def run_alerts(instance: dg.DagsterInstance, outbox: Outbox, cursor: Cursor, links: Links, tick: Tick) -> None:
     """Runs that ended since the cursor: a failure alerts (unless blocking checks explain it), a success clears one."""
-    since = dt.datetime.fromtimestamp(cursor.runs[0], dt.UTC)
+    since = dt.datetime.fromtimestamp(cursor.runs[0] - OVERLAP_S, dt.UTC)
     records = instance.get_run_records(
-        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS], updated_after=since - dt.timedelta(seconds=1)),
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS], updated_after=since),
         order_by="update_timestamp", ascending=True, limit=_BATCH)
     fresh, cursor.runs = _after(list(records), cursor.runs, lambda r: r.update_timestamp.timestamp(), lambda r: r.dagster_run.run_id)
     subjects = []
