@@ -12,6 +12,7 @@ then of duplicated keys (with their winning position), never the rows' other col
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import ceil
 from pathlib import Path
@@ -47,13 +48,12 @@ class Duplicates:
 
 
 def duplicated_keys(
-    frame: pl.LazyFrame, keys: list[str], rows: int, spill: Path, order: pl.Expr | None = None,
+    frame: pl.LazyFrame, keys: list[str], rows: int, spill: Path, order: Callable[[], pl.Expr] | None = None,
     per_bucket: int = KEYS_PER_BUCKET,
 ) -> Duplicates:
     """The duplicated keys of `frame` (of `rows` rows, an upper bound of its distinct keys), each with
-    its row count and winner (the largest `order`, an Int64 expression; without one, null); temporary
-    files go in `spill`, which must outlive the result's frame."""
-    order = pl.lit(None, pl.Int64) if order is None else order
+    its row count and winner (the largest `order()`, an Int64 expression, built only if some key repeats;
+    without one, null); temporary files go in `spill`, which must outlive the result's frame."""
     buckets = max(1, ceil(rows / per_bucket))
     hashes = frame.select(key_hash(keys))
     if buckets == 1:
@@ -68,11 +68,13 @@ def duplicated_keys(
     if candidates <= per_bucket:
         # Few repeated hashes (the usual case): one more scan of the key columns resolves them all.
         repeated, buckets = [pl.concat(repeated)], 1
-    parts = []
+    parts, winner = [], None
     for bucket, hashes_of_bucket in enumerate(repeated):
         if hashes_of_bucket.is_empty():
             continue
-        narrow = frame.select(*keys, order.alias(WINNER_COLUMN)).with_columns(key_hash(keys))
+        if winner is None:
+            winner = pl.lit(None, pl.Int64) if order is None else order()
+        narrow = frame.select(*keys, winner.alias(WINNER_COLUMN)).with_columns(key_hash(keys))
         if buckets > 1:
             narrow = narrow.filter(pl.col(HASH_COLUMN) % buckets == bucket)
         path = spill / f"duplicates-{bucket}.parquet"
@@ -85,7 +87,7 @@ def duplicated_keys(
         )
         parts.append(path)
     if not parts:
-        empty = frame.select(*keys, order.alias(WINNER_COLUMN)).head(0).collect()
+        empty = frame.select(*keys, pl.lit(None, pl.Int64).alias(WINNER_COLUMN)).head(0).collect()
         empty = empty.with_columns(pl.lit(0, pl.UInt64).alias(HASH_COLUMN), pl.lit(0, pl.UInt32).alias(COUNT_COLUMN))
         return Duplicates(empty.lazy(), 0, buckets)
     found = pl.scan_parquet(parts)

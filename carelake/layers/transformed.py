@@ -74,11 +74,17 @@ def deduplicated(
     if not spec.primary_key:
         return [raw]
     keys = [PARTITION_COLUMN, *spec.primary_key]
-    order = _delivery_order(raw)
+    orders: list[pl.Expr] = []
+
+    def order() -> pl.Expr:  # one scan of `_file`, needed only when some key repeats
+        if not orders:
+            orders.append(_delivery_order(raw))
+        return orders[0]
+
     duplicates = duplicated_keys(raw, keys, rows, spill, order, per_bucket)
     if not duplicates.keys:
         return [raw]
-    return [_winners_only(raw, keys, order, duplicates, bucket) for bucket in range(duplicates.buckets)]
+    return [_winners_only(raw, keys, order(), duplicates, bucket) for bucket in range(duplicates.buckets)]
 
 
 def _winners_only(raw: pl.LazyFrame, keys: list[str], order: pl.Expr, duplicates: Duplicates, bucket: int) -> pl.LazyFrame:
