@@ -15,6 +15,7 @@ de-duplication bound (`carelake/layers/duplicates.py`), not by the partition's s
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -74,13 +75,8 @@ def deduplicated(
     if not spec.primary_key:
         return [raw]
     keys = [PARTITION_COLUMN, *spec.primary_key]
-    orders: list[pl.Expr] = []
-
-    def order() -> pl.Expr:  # one scan of `_file`, needed only when some key repeats
-        if not orders:
-            orders.append(_delivery_order(raw))
-        return orders[0]
-
+    # One scan of `_file`, made only when some key repeats.
+    order = functools.cache(lambda: _delivery_order(raw))
     duplicates = duplicated_keys(raw, keys, rows, spill, order, per_bucket)
     if not duplicates.keys:
         return [raw]
