@@ -8,7 +8,7 @@ export DAGSTER_HOME ?= $(CARELAKE_HOME)/dagster_home
 # its own (the variable sources/_platform.yaml names under privacy.hmac_key_env).
 export CARELAKE_HMAC_KEY ?= embedded-profile-demo-key-not-a-secret
 
-.PHONY: install system-packages demo dev test bench clean
+.PHONY: install system-packages demo dev test bench bench-pipeline clean
 
 # Debian packages the tests need and pip cannot provide: gpg (PGP feeds), Chromium (the browser test;
 # Playwright drives it and never downloads a browser). Installed with apt-get
@@ -51,6 +51,11 @@ test: install
 
 bench: install
 	$(BIN)/python bench/definitions_load.py
+
+# landed -> raw -> transformed of a 1 / 2 / 4 GB delivery through Dagster against polars' ceiling (~1 h on
+# 2 cores; needs ~15 GB of free disk in the temp folder). Results: BENCHMARKS.md, issue 14.
+bench-pipeline: install
+	$(BIN)/python bench/pipeline.py --sizes 1 2 4
 
 clean:
 	rm -rf .carelake

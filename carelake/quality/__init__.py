@@ -8,6 +8,7 @@ The rules themselves live in `row_rules.py` and `table_rules.py`, each registere
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from carelake.formats import count_records
+from carelake.layers.duplicates import COUNT_COLUMN, duplicated_keys
 from carelake.layers.landed import current_files
 from carelake.names import (
     LANDED,
@@ -133,15 +135,12 @@ def _primary_key_unique(spec: SourceSpec, pk: list[str], description: str) -> Ta
     transformed = table_key(TRANSFORMED, spec)
 
     def evaluate(lake: DeltaLake, selection: PartitionSelection) -> tuple[bool, dict]:
-        dupes = (
-            lake.scan(transformed, selection)
-            .group_by(PARTITION_COLUMN, *pk)
-            .len()
-            .filter(pl.col("len") > 1)
-            .select(groups=pl.len(), rows=pl.col("len").sum())
-            .collect()
-        )
-        groups, rows = dupes.row(0)
-        return groups == 0, {"duplicate_keys": groups, "duplicate_rows": rows or 0}
+        # Reads only the key columns, with memory bounded by the de-duplication's own bound (bucketed by key hash).
+        with tempfile.TemporaryDirectory(prefix="carelake-check-") as spill:
+            found = duplicated_keys(
+                lake.scan(transformed, selection), [PARTITION_COLUMN, *pk], lake.count(transformed, selection), Path(spill)
+            )
+            rows = found.frame.select(pl.col(COUNT_COLUMN).sum()).collect().item() if found.keys else 0
+        return found.keys == 0, {"duplicate_keys": found.keys, "duplicate_rows": int(rows or 0)}
 
     return TableRule("primary_key_unique", description, evaluate)
