@@ -2,8 +2,8 @@
 and records a runless `freshness` check evaluation for a table only when its state changes.
 
 The cursor keeps each table's last state, the event-log position read up to and the tick's time. A
-tick re-judges a feed when it has never been judged, when a materialization or check evaluation of
-it was logged since the last tick, or when one of its windows reached a warning time or deadline
+tick re-judges a feed when it has never been judged, when a materialization of it was logged since
+the last tick (its checks follow in the same run), or when one of its windows reached a warning time or deadline
 since then (`next_change`): a delivery that never arrives fails at its deadline with no event at
 all. Everything else keeps its state without a query, so an idle tick over thousands of feeds is
 two event-log reads. A restart reads the stored cursor and re-emits nothing.
@@ -169,8 +169,8 @@ def evaluate_freshness(instance: dg.DagsterInstance, targets: list[FreshnessTarg
     """One tick: the evaluations to record (state changes only) and the next cursor.
 
     A feed is judged when it was never judged, when it was materialized since the last tick, when one of
-    its windows reached a warning time or deadline since then, while a table of it is not fresh (a check
-    re-run by hand may have passed), or while a run was still writing it at the last tick.
+    its windows reached a warning time or deadline since then, or while a run was still writing it at the
+    last tick. (A blocking check re-run alone, without a materialization, is seen at the next of those.)
     """
     cursor = FreshnessCursor.parse(cursor_text)
     touched, cursor.after = _materialized_feeds(instance, cursor.after)
@@ -180,8 +180,8 @@ def evaluate_freshness(instance: dg.DagsterInstance, targets: list[FreshnessTarg
         spec = target.spec
         names = {layer: "/".join(table_key(layer, spec)) for layer in JUDGED_LAYERS}
         last = [cursor.states.get(name) for name in names.values()]
-        due = (since is None or None in last or any(s is not State.fresh for s in last) or spec.key in touched
-               or spec.key in cursor.pending or next_change(spec, since) <= now)
+        due = (since is None or None in last or spec.key in touched or spec.key in cursor.pending
+               or next_change(spec, since) <= now)
         if not due:
             continue
         keys = windows_to_judge(spec, now)

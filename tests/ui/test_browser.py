@@ -200,6 +200,8 @@ def test_freshness_shows_the_state_the_sensor_recorded_with_its_level(page, ui):
         told = record.event.dagster_event.event_specific_data
         expected = judge_target(instance, target, dt.datetime.now(dt.UTC))["raw"]  # the demo's month is long past
         assert (told.metadata["state"].value, told.partition) == (expected.state.value, expected.window)
+        # The level the UI draws: a red cross for fail (ERROR), an orange triangle for warn (WARN).
+        assert told.passed == expected.passed and told.severity.value == ("WARN" if expected.state.value == "warn" else "ERROR")
         path = f"/assets/raw/{feed}?view=checks&checkDetail=freshness"
         text = _open(page, ui, path, f"freshness_{feed.replace('/', '_')}", "freshness")
         assert expected.window in text and "Recorded by the carelake_freshness sensor" in text
