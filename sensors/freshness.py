@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -28,6 +29,8 @@ from carelake.spec import SourceSpec
 
 SENSOR_NAME = "carelake_freshness"
 INTERVAL_S = 60
+# Judging time per tick: well inside the daemon's 60 s sensor timeout; the rest waits for the next tick.
+BUDGET_S = 40
 VERSION = 1
 # Events read per tick and kind; a bigger backlog is read over the next ticks, in order.
 EVENT_BATCH = 20_000
@@ -165,17 +168,20 @@ def _materialized_feeds(instance: dg.DagsterInstance, after: int) -> tuple[set[s
 
 
 def evaluate_freshness(instance: dg.DagsterInstance, targets: list[FreshnessTarget], cursor_text: str | None,
-                       now: dt.datetime) -> tuple[list[dg.AssetCheckEvaluation], str]:
+                       now: dt.datetime, budget_s: float | None = None) -> tuple[list[dg.AssetCheckEvaluation], str]:
     """One tick: the evaluations to record (state changes only) and the next cursor.
 
     A feed is judged when it was never judged, when it was materialized since the last tick, when one of
     its windows reached a warning time or deadline since then, or while a run was still writing it at the
     last tick. (A blocking check re-run alone, without a materialization, is seen at the next of those.)
+    With `budget_s`, feeds still due when it is spent are judged at the next tick (a first tick over
+    thousands of feeds takes several ticks instead of outlasting the sensor's timeout).
     """
+    started = time.monotonic()
     cursor = FreshnessCursor.parse(cursor_text)
     touched, cursor.after = _materialized_feeds(instance, cursor.after)
     since = dt.datetime.fromtimestamp(cursor.ticked, dt.UTC) if cursor.ticked is not None else None
-    pending, events = set(), []
+    pending, events, judged = set(), [], 0
     for target in targets:
         spec = target.spec
         names = {layer: "/".join(table_key(layer, spec)) for layer in JUDGED_LAYERS}
@@ -184,6 +190,10 @@ def evaluate_freshness(instance: dg.DagsterInstance, targets: list[FreshnessTarg
                or next_change(spec, since) <= now)
         if not due:
             continue
+        if budget_s is not None and judged and time.monotonic() - started > budget_s:
+            pending.add(spec.key)
+            continue
+        judged += 1
         keys = windows_to_judge(spec, now)
         facts = read_facts(instance, target, keys)
         for layer in JUDGED_LAYERS:
@@ -230,7 +240,7 @@ def build_freshness_sensor(specs: list[SourceSpec]) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def freshness(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        events, cursor = evaluate_freshness(context.instance, targets, context.cursor, dt.datetime.now(dt.UTC))
+        events, cursor = evaluate_freshness(context.instance, targets, context.cursor, dt.datetime.now(dt.UTC), BUDGET_S)
         if events:
             changes = [f"{'/'.join(e.asset_key.path)}: {e.metadata['state'].value}" for e in events]
             context.log.info(f"{len(events)} freshness state change(s): {'; '.join(changes)}")

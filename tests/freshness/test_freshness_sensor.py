@@ -165,3 +165,16 @@ def test_feed_runs_do_not_plan_the_freshness_check(settings, instance, orders):
     checked = {e.event_specific_data.check_name for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert "freshness" not in checked and "rows_accounted_for" in checked
     assert planned is None or "freshness" not in planned
+
+
+def test_a_tick_over_its_time_budget_leaves_the_other_feeds_to_the_next_ticks(settings, instance, orders):
+    from sensors.freshness import evaluate_freshness, freshness_targets
+    from tests.support.specs import feed_spec
+
+    targets = freshness_targets(feed_spec(settings, key) for key in
+                                ("testco/orders", "acme_health/claims", "acme_health/members"))
+    cursor, seen = None, []
+    for minute in range(4):  # a zero budget: one feed per tick
+        events, cursor = evaluate_freshness(instance, targets, cursor, at(5, 7) + dt.timedelta(minutes=minute), budget_s=0)
+        seen.append(sorted({"/".join(e.asset_key.path[1:]) for e in events}))
+    assert seen == [["testco/orders"], ["acme_health/claims"], ["acme_health/members"], []]
