@@ -110,14 +110,13 @@ def judge(spec: SourceSpec, now: dt.datetime, facts: Mapping[str, PartitionFacts
 
 
 def next_change(spec: SourceSpec, now: dt.datetime) -> dt.datetime:
-    """The next moment after `now` at which a verdict can change with no new facts: the next deadline or
-    warning time of any window, or the next window's close (which adds a window to judge)."""
+    """The next moment after `now` at which a verdict can change with no new facts: the next warning time
+    or deadline of any window (a window's close alone changes nothing: its warning comes after it)."""
     key = last_window_due(spec, now)
     key = next_key(spec, key) if key else first_key(spec)
-    moments = []
+    moments: list[dt.datetime] = []
     while True:
-        times = [t for t in (window_end(spec, key), warning_time(spec, key), expected_delivery(spec, key)) if t and t > now]
-        moments += times
+        moments += [t for t in (warning_time(spec, key), expected_delivery(spec, key)) if t and t > now]
         if moments and window_end(spec, key) > now:
-            return min(moments)
+            return min(moments)  # later windows' times all come after this open window's
         key = next_key(spec, key)

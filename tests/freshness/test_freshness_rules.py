@@ -62,7 +62,7 @@ def test_only_the_latest_due_window_counts_so_history_does_not_make_a_table_fres
     assert (verdict.state, verdict.window, verdict.hours_late) == (State.fail, "2025-03-18", 6.0)
     assert judge(spec, now, history | {"2025-03-18": DONE}).state is State.warn  # 03-19 not in 6 h after it closed
     assert judge(spec, now, history | {"2025-03-18": DONE, "2025-03-19": DONE}).state is State.fresh
-    assert next_change(spec, now) == dt.datetime(2025, 3, 21, tzinfo=dt.UTC)  # 03-20 closes
+    assert next_change(spec, now) == dt.datetime(2025, 3, 21, 6, tzinfo=dt.UTC)  # 03-19's deadline, 03-20's warning
 
 
 def test_before_the_first_window_closes_there_is_nothing_to_judge():
