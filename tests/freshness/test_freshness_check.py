@@ -11,7 +11,8 @@ from dagster._core.definitions.automation_tick_evaluation_context import build_r
 
 from tests.support.deliveries import deliver
 from tests.support.runs import feed_def, materialize, run_request, tick
-from tests.support.specs import feed_yaml, write_spec
+from sensors.freshness import FreshnessTarget, judge_target
+from tests.support.specs import feed_spec, feed_yaml, write_spec
 
 YESTERDAY = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
 
@@ -82,3 +83,21 @@ def test_executed_by_hand_it_gives_the_sensors_answer(settings, instance):
     (told,) = [e for e in sensor.asset_events if e.asset_key == raw]
     assert (ran.passed, ran.partition, ran.severity, ran.metadata) == (told.passed, told.partition, told.severity, told.metadata)
     assert (told.partition, told.metadata["state"].value) == (first, "fail")
+
+
+def test_a_range_run_from_the_ui_that_adds_the_check_succeeds_with_the_sensors_answer(settings, instance):
+    """A UI backfill or materialization adds every check of the asset: the range run still succeeds."""
+    defs, assets = _feed(settings)
+    raw = dg.AssetKey(["raw", "testco", "orders"])
+    checks = defs.get_asset_checks_def(dg.AssetCheckKey(raw, "freshness"))
+    days = [YESTERDAY - dt.timedelta(days=n) for n in (2, 1)]
+    for day in days:
+        deliver(settings, "testco", f"orders_{day:%Y%m%d}.csv", "ORDER_ID\nO1\n")
+    tags = {"dagster/asset_partition_range_start": days[0].isoformat(), "dagster/asset_partition_range_end": days[1].isoformat()}
+    result = dg.materialize([assets, checks], instance=instance, selection=dg.AssetSelection.assets(raw, ["landed", "testco", "orders"]), tags=tags, raise_on_error=False)
+    assert result.success
+    (ran,) = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+              and e.event_specific_data.check_name == "freshness"]
+    target = FreshnessTarget.of(feed_spec(settings, "testco/orders"))
+    expected = judge_target(instance, target, dt.datetime.now(dt.UTC))["raw"]  # what the sensor would say now
+    assert (ran.metadata["state"].value, ran.partition) == (expected.state.value, expected.window)
