@@ -13,11 +13,14 @@ import dagster as dg
 from carelake.settings import Settings
 from carelake.spec.loading import SpecError, load_catalog
 from platform_assets.feeds import build_feed
+from platform_assets.freshness import freshness_checks
+from platform_assets.partitions import partitions_for
 from platform_assets.invalid_specs import invalid_spec_assets, spec_errors_sensor
 from resources.channels import Channels
 from resources.lake import DeltaLake
 from sensors.arrivals import build_arrival_sensors
 from sensors.automation import automation_sensor
+from sensors.freshness import build_freshness_sensor
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
@@ -31,9 +34,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         feeds = [build_feed(loaded, platform.privacy) for loaded in specs]
         arrival_sensors = build_arrival_sensors([loaded.spec for loaded in specs])
         invalid = [spec_errors_sensor(catalog)] if catalog.invalid else []
+        freshness = [c for loaded in specs if (c := freshness_checks(loaded.spec, partitions_for(loaded.spec)))]
         defs = dg.Definitions(
             assets=[*feeds, *invalid_spec_assets(catalog, Path(settings.sources_dir))],
-            sensors=[automation_sensor, *arrival_sensors, *invalid],
+            asset_checks=freshness,
+            sensors=[automation_sensor, *arrival_sensors, build_freshness_sensor([s.spec for s in specs]), *invalid],
             resources={
                 "lake": DeltaLake(root=settings.lake_root),
                 "landing": Channels(root=str(settings.landing_root), allowed_roots=platform.local_channel_roots),

@@ -34,6 +34,7 @@ from carelake.names import (
     deliveries_partitions_name,
     table_key,
 )
+from carelake.quality import checks_for
 from carelake.spec import Cadence, SourceSpec
 from carelake.spec.patterns import compile_pattern
 from carelake.spec.windows import (
@@ -213,6 +214,8 @@ def _request(spec: SourceSpec, key: str, files: list[DeliveredFile]) -> dg.RunRe
         # Every layer, not landed alone: eager automation only follows the latest partition, and a
         # late or re-delivered window is usually an older one.
         asset_selection=[dg.AssetKey(table_key(layer, spec)) for layer in LAYERS],
+        # The feed's own checks, named: unnamed, every check of the assets would run (the freshness check too).
+        asset_check_keys=[dg.AssetCheckKey(dg.AssetKey(table_key(c.layer, spec)), c.name) for c in checks_for(spec)],
         partition_key=key,
         tags=tags,
     )

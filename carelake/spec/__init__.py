@@ -77,10 +77,20 @@ from carelake.spec.validations import (  # noqa: F401 - one namespace for the sp
 
 
 class Freshness(StrictModel):
-    """A window's delivery is due `due_hours` after the window closes; later than that it is late."""
+    """A window's partition is due `due_hours` after the window closes (materialized, its blocking checks
+    passed); later than that it is late and the feed's `freshness` check fails. Not yet done `warn_hours`
+    after the window closes, the check warns. Without `due_hours`, the cadence's default applies."""
 
-    due_hours: float = Field(default=24, gt=0)
+    due_hours: float | None = Field(default=None, gt=0)
     warn_hours: float | None = Field(default=None, gt=0)
+
+
+# Hours after a window closes that its partition is due, when a spec does not say: about a tenth of
+# the window, at least a day (a yearly file has a month; adhoc feeds have no windows and no check).
+DEFAULT_DUE_HOURS = {
+    Cadence.daily: 24, Cadence.weekly: 48, Cadence.monthly: 72, Cadence.quarterly: 168,
+    Cadence.semiannual: 336, Cadence.yearly: 720,
+}
 
 
 class Priority(StrEnum):
@@ -236,9 +246,30 @@ class SourceSpec(StrictModel):
                 raise ValueError(f"format.fields: no position for declared columns {missing}; add a start and length")
         return self
 
+    @model_validator(mode="after")
+    def _freshness_applies(self) -> SourceSpec:
+        fresh = self.freshness
+        if self.cadence is Cadence.adhoc:
+            if fresh.due_hours is not None or fresh.warn_hours is not None:
+                raise ValueError("freshness: an adhoc feed has no delivery windows, so no deadline; remove freshness "
+                                 "or give the feed a cadence")
+        elif fresh.warn_hours is not None and fresh.warn_hours >= self.due_hours:
+            default = "" if fresh.due_hours is not None else f" (the {self.cadence.value} default)"
+            raise ValueError(f"freshness.warn_hours ({fresh.warn_hours:g}) must be less than due_hours "
+                             f"({self.due_hours:g}{default}): a warning comes before the deadline")
+        return self
+
     @property
     def key(self) -> str:
         return f"{self.provider}/{self.table}"
+
+    @property
+    def due_hours(self) -> float:
+        """Hours after a window closes that its partition is due: `freshness.due_hours` or the cadence's
+        default (`DEFAULT_DUE_HOURS`). Adhoc feeds have no windows: 0."""
+        if self.freshness.due_hours is not None:
+            return self.freshness.due_hours
+        return DEFAULT_DUE_HOURS.get(self.cadence, 0)
 
     def masking_of(self, column: Column) -> Masking | None:
         """What the transformed layer does with a column (None: not PHI, kept as delivered)."""

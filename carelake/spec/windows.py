@@ -85,13 +85,45 @@ def keys_between(spec: SourceSpec, start: str, end: str) -> list[str]:
     return keys
 
 
+def window_end(spec: SourceSpec, key: str) -> dt.datetime:
+    """The UTC time the window of partition `key` closes (midnight UTC of its end date)."""
+    return dt.datetime.combine(window_of(spec, key)[1], dt.time(), dt.UTC)
+
+
 def expected_delivery(spec: SourceSpec, key: str) -> dt.datetime | None:
-    """The UTC time the delivery for partition `key` is due: the window's end plus `freshness.due_hours`
-    (None for adhoc feeds: no schedule)."""
+    """The UTC time the delivery for partition `key` is due: the window's end plus `spec.due_hours`
+    (`freshness.due_hours` or the cadence's default; None for adhoc feeds: no schedule)."""
     if spec.cadence is Cadence.adhoc:
         return None
-    _, end = window_of(spec, key)
-    return dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(hours=spec.freshness.due_hours)
+    return window_end(spec, key) + dt.timedelta(hours=spec.due_hours)
+
+
+def warning_time(spec: SourceSpec, key: str) -> dt.datetime | None:
+    """The UTC time an unfinished partition `key` becomes a freshness warning: the window's end plus
+    `freshness.warn_hours` (None without warn_hours, or for adhoc feeds)."""
+    if spec.cadence is Cadence.adhoc or spec.freshness.warn_hours is None:
+        return None
+    return window_end(spec, key) + dt.timedelta(hours=spec.freshness.warn_hours)
+
+
+def last_window_due(spec: SourceSpec, now: dt.datetime) -> str | None:
+    """The key of the latest window whose partition is due by `now` (None if none is due yet)."""
+    # A window is due once its end (a midnight) is at most `now - due_hours`, i.e. its end date at most that day.
+    latest_end = (now - dt.timedelta(hours=spec.due_hours)).date()
+    start = window_start(spec, latest_end - dt.timedelta(days=1))
+    if _step(spec, start, 1) > latest_end:
+        start = _step(spec, start, -1)
+    return start.strftime(KEY_FORMAT) if start >= first_window_start(spec) else None
+
+
+def next_key(spec: SourceSpec, key: str) -> str:
+    """The partition key after `key`."""
+    return _step(spec, dt.date.fromisoformat(key), 1).strftime(KEY_FORMAT)
+
+
+def first_key(spec: SourceSpec) -> str:
+    """The feed's first partition key."""
+    return first_window_start(spec).strftime(KEY_FORMAT)
 
 
 def hours_late(expected: dt.datetime | None, delivered_at: dt.datetime) -> float:

@@ -182,3 +182,26 @@ def test_a_backfill_from_the_ui_re_materializes_exactly_its_transformed_partitio
     page.screenshot(path=str(shots / "transformed_check_partitions.png"))
     text = _open(page, ui, "/runs", "runs", "Success")
     assert "Failure" not in text
+
+
+def test_freshness_shows_the_state_the_sensor_recorded_with_its_level(page, ui):
+    import datetime as dt
+
+    from sensors.freshness import FreshnessTarget, judge_target
+
+    _, instance, shots = ui
+    specs = {s.spec.key: s.spec for s in load_specs(PROJECT_ROOT / "sources")}
+    for feed in FEEDS:
+        target = FreshnessTarget.of(specs[feed])
+        key = dg.AssetCheckKey(target.asset_key("raw"), "freshness")
+        # The sensor (running by default) records every table's state at its first tick.
+        record = _wait(lambda k=key: instance.event_log_storage.get_latest_asset_check_execution_by_key([k]).get(k), 240,
+                       f"the freshness sensor's evaluation of {feed}")
+        told = record.event.dagster_event.event_specific_data
+        expected = judge_target(instance, target, dt.datetime.now(dt.UTC))["raw"]  # the demo's month is long past
+        assert (told.metadata["state"].value, told.partition) == (expected.state.value, expected.window)
+        # The level the UI draws: a red cross for fail (ERROR), an orange triangle for warn (WARN).
+        assert told.passed == expected.passed and told.severity.value == ("WARN" if expected.state.value == "warn" else "ERROR")
+        path = f"/assets/raw/{feed}?view=checks&checkDetail=freshness"
+        text = _open(page, ui, path, f"freshness_{feed.replace('/', '_')}", "freshness")
+        assert expected.window in text and "Recorded by the carelake_freshness sensor" in text

@@ -144,7 +144,7 @@ class Simulator:
         # Its own generator, so the arrival time changes no generated value of the file.
         rng = self._rng(spec, window, "arrival")
         expected = expected_delivery(spec, window[0].isoformat())
-        first = expected - dt.timedelta(hours=float(rng.uniform(0.05, 0.95)) * spec.freshness.due_hours)
+        first = expected - dt.timedelta(hours=float(rng.uniform(0.05, 0.95)) * spec.due_hours)
         if late:
             at = expected + dt.timedelta(hours=float(rng.uniform(1, 72)))
         else:
