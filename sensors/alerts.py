@@ -63,7 +63,7 @@ class Cursor:
     """Where the last tick stopped in each store: check executions and runs by time (with the ids seen
     at that instant, so a row is read once), landed materializations by storage id."""
 
-    checks: tuple[float, list[int]] = (0.0, [])
+    checks: tuple[float, list[str]] = (0.0, [])
     runs: tuple[float, list[str]] = (0.0, [])
     landed: int = -1
 
@@ -144,7 +144,8 @@ def _check_evaluations(instance: dg.DagsterInstance, cursor: Cursor) -> list[tup
     with instance.event_log_storage.index_connection() as conn:
         rows = conn.execute(query).all()
     stamp = lambda row: row.evaluation_event_timestamp.replace(tzinfo=dt.UTC).timestamp()  # noqa: E731
-    fresh, cursor.checks = _after(rows, cursor.checks, stamp, lambda row: row.id)
+    # A row is updated in place (planned, then evaluated; a runless check's next state): its id and time together.
+    fresh, cursor.checks = _after(rows, cursor.checks, stamp, lambda row: f"{row.id}@{stamp(row)}")
     found = []
     for row in fresh:
         event = deserialize_value(row.evaluation_event, dg.EventLogEntry).dagster_event
