@@ -125,12 +125,16 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     from carelake.tools.demo import format_masking, format_refusals, format_summary, run_demo
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
+    from carelake.tools.alerts import demo_alerts
+
     with dg.DagsterInstance.get() as instance:
         summaries, refusals = run_demo(settings, instance, args.month, args.fault_rate, args.seed, feeds=args.feed)
+        alerts = demo_alerts(settings, instance, args.month.replace(day=1), [s.feed for s in summaries]) if summaries else ""
     if summaries:
         print(format_summary(summaries))
         demoed = {s.feed for s in summaries}
         print("\n" + format_masking([loaded.spec for loaded in load_specs(settings.sources_dir) if loaded.spec.key in demoed]))
+        print("\n" + alerts)
     if refusals:
         print(("\n" if summaries else "") + format_refusals(refusals), file=sys.stderr if not summaries else sys.stdout)
     print(f"\nlake: {settings.lake_root}\nlanding: {settings.landing_root}\nnext: `make dev` to browse the assets")
