@@ -43,9 +43,11 @@ def delivered_phi(lake: DeltaLake) -> set[str]:
 
 
 def files_holding(folder: Path, values: set[str]) -> dict[str, list[str]]:
+    """The files under `folder` (or `folder` itself, a file) holding any of `values`, with the first few found."""
     found = {}
     needles = [(v, v.encode()) for v in values]
-    for path in folder.rglob("*"):
+    assert folder.exists(), folder
+    for path in ([folder] if folder.is_file() else folder.rglob("*")):
         if path.is_file():
             data = path.read_bytes()
             hits = [v for v, b in needles if b in data]
@@ -64,6 +66,10 @@ def test_no_delivered_phi_value_leaves_raw(demo_home, capsys):
     assert len(phi) > 500, "the canary needs the demo's PHI values"
     assert files_holding(home / "lake" / "transformed", phi) == {}
     assert files_holding(home / "dagster_home", phi) == {}
+    # The alerts the demo sends (the local sink) and the alert outbox.
+    sink = home / "alerts" / "sent.jsonl"
+    assert sink.read_text().count("\n") >= 2 and "missing delivery" in sink.read_text()
+    assert files_holding(home / "alerts", phi) == {} and files_holding(home / "alerts.db", phi) == {}
     assert not [v for v in phi if v in printed.out or v in printed.err]
     with dg.DagsterInstance.from_config(str(home / "dagster_home")) as instance:
         for key in instance.get_asset_keys():
