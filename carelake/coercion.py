@@ -168,7 +168,8 @@ def _one_of(raw: pl.Expr, values: list[str]) -> pl.Expr:
     return pl.any_horizontal([raw == v for v in values]).fill_null(False) if len(values) <= 8 else raw.is_in(values)
 
 
-def _expected(spec: SourceSpec, column: Column) -> str:
+def expected_text(spec: SourceSpec, column: Column) -> str:
+    """What a column's values must look like, as quarantine reasons (and the provider report) say it."""
     if column.type is ColumnType.datetime:
         zone = f"; without an offset, a local time in {spec.timezone_of(column)}" if _naive(column, pl.col(column.name)) is not None else ""
         written = ISO_DATETIME_TEXT if not column.input_format else f"a datetime in format {' or '.join(_formats(column))}"
@@ -220,10 +221,10 @@ def _failures(spec: SourceSpec, names: list[str]) -> list[tuple[str, str, pl.Exp
             missing = raw.is_not_null() & typed.is_null()
             if _checks_dst(spec, column):
                 local = pl.col(_NAIVE + column.name)
-                failures.append((column.name, "type", missing & local.is_null(), f"{column.name}: expected {_expected(spec, column)}"))
+                failures.append((column.name, "type", missing & local.is_null(), f"{column.name}: expected {expected_text(spec, column)}"))
                 failures.append((column.name, "dst", missing & local.is_not_null(), _dst_reason(spec, column)))
             else:
-                failures.append((column.name, "type", missing, f"{column.name}: expected {_expected(spec, column)}"))
+                failures.append((column.name, "type", missing, f"{column.name}: expected {expected_text(spec, column)}"))
             outside = _outside_range(column, typed)
             if outside is not None:
                 failures.append((column.name, "type", outside[0].fill_null(False), outside[1]))

@@ -53,7 +53,7 @@ def spec_errors_sensor(catalog: Catalog) -> dg.SensorDefinition:
                description="Fails while a spec file under sources/ is invalid (its feed is not loaded).")
     def carelake_spec_errors(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         # The first line names the files (alerts quote only a first line); the problems follow.
-        files = ", ".join(str(path) for path in sorted(catalog.invalid))
+        files = ", ".join("/".join(Path(path).parts[-2:]) for path in sorted(catalog.invalid))  # provider/table.yaml
         raise InvalidSpecs(f"{len(catalog.invalid)} spec file(s) invalid, their feeds not loaded: {files}\n  " + "\n  ".join(problems))
 
     return carelake_spec_errors

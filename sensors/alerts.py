@@ -302,7 +302,7 @@ def _step_errors(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, s
         while error is not None and error.cls_name in ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError") and error.cause:
             error = error.cause
         if error is not None:
-            errors.append((error.cls_name or "Error", without_values(error.message)[:300]))
+            errors.append(_error_line(error.cls_name, error.message))
     return errors
 
 
@@ -374,10 +374,20 @@ def _innermost(error) -> str:  # noqa: ANN001 - a SerializableErrorInfo
         error = error.cause
     name, message = error.cls_name or "Error", error.message
     if _CAUSED_BY in message:
-        last = message.rsplit(_CAUSED_BY, 1)[1].strip().splitlines()[0]
-        qualified, _, message = last.partition(": ")
-        name = qualified.rsplit(".", 1)[-1]
-    return f"{name}: {without_values(message)[:300]}"
+        message = message.rsplit(_CAUSED_BY, 1)[1].strip()
+        name = message.split(": ", 1)[0].rsplit(".", 1)[-1]
+    name, detail = _error_line(name, message)
+    return f"{name}: {detail}"
+
+
+def _error_line(name: str | None, message: str) -> tuple[str, str]:
+    """(class name, its message's first line without values); Dagster's messages repeat the qualified class name."""
+    name = name or "Error"
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    prefix, _, rest = first.partition(": ")
+    if rest and prefix.rsplit(".", 1)[-1] == name:
+        first = rest
+    return name, without_values(first)[:300]
 
 
 _LOCATIONS_QUERY = """{ workspaceOrError { __typename ... on Workspace { locationEntries { name

@@ -20,7 +20,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from carelake.coercion import _expected as expected_value  # the text quarantine reasons use, one place
+from carelake.coercion import expected_text  # the text quarantine reasons use, one place
 from carelake.layers.landed import current_files
 from carelake.names import FILE_COLUMN, LANDED, LINE_COLUMN, PARTITION_COLUMN, QUARANTINE, RAW, RECORD_COLUMN, table_key
 from carelake.quality import checks_for
@@ -291,7 +291,7 @@ def _expectations_section(spec: SourceSpec) -> Section:
     rules = _rules_by_column(spec)
     rows = []
     for c in spec.columns:
-        rows.append([c.name, expected_value(c).removeprefix("a ").removeprefix("an "), "yes" if not c.nullable else "no",
+        rows.append([c.name, expected_text(spec, c).removeprefix("a ").removeprefix("an "), "yes" if not c.nullable else "no",
                      "; ".join(rules.get(c.name, [])), "yes" if c.phi else "", c.description])
     table_rules = rules.get("", [])
     return section.add(

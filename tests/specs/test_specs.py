@@ -98,7 +98,7 @@ def test_adhoc_cadence_uses_dynamic_partitions(settings):
         (members("daily", "m_{date:%Y%m%d}.csv").replace("type: string", "type: datee"),
          "columns[0] (ID).type: 'datee' Input should be 'string', 'integer', 'decimal'"),
         (members("daily", "m_{date:%Y%m%d}.csv") + "colour: blue\n",
-         "colour: unknown key; allowed keys: cadence, columns, compute, delivery"),
+         "colour: unknown key; allowed keys: alerts, cadence, columns, compute, delivery"),
         (members("daily", "m_{date:%Y%m%d}.csv").replace("nullable: false", "nullable: false, nulable: true"),
          "columns[0] (ID).nulable: unknown key; allowed keys: blank_value, description, dst, false_values, input_format, name, null_values, nullable"),
         (members("daily", "m_{date:%Y%q}.csv"), "date directive '%q' is not one of"),
