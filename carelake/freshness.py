@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from carelake.names import FRESHNESS_CHECK as CHECK_NAME  # the check's one name
+from carelake.names import FRESHNESS_CHECK as CHECK_NAME  # noqa: F401 - the check's one name, re-exported
 from carelake.spec import Cadence, SourceSpec
 from carelake.spec.windows import expected_delivery, first_key, last_window_due, next_key, warning_time, window_end
 

@@ -1,8 +1,9 @@
 """The alert sensor: the instance's events become alerts, each state change told exactly once.
 
 One sensor (in its own code location, `sensors.alert_location`, so that however many code
-locations hold feeds, alerting runs once) reads, after a storage-id cursor:
-- asset check evaluations: a check on a partition that starts failing (warn or fail), escalates,
+locations hold feeds, alerting runs once) reads, after a cursor the daemon keeps (`Cursor`: by time
+for check executions and runs, by storage id for landed materializations):
+- asset check evaluations, in runs or runless: a check on a partition that starts failing (warn or fail), escalates,
   or passes again; the `freshness` check per table (warn / fail / recovered, "missing delivery"
   when nothing landed for the window);
 - run failures (and the success that clears one), except a run that failed only because blocking
@@ -24,7 +25,6 @@ import datetime as dt
 import json
 import logging
 import re
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections import defaultdict
