@@ -24,7 +24,6 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import re
 import urllib.parse
 import urllib.request
 from collections import defaultdict
@@ -415,9 +414,7 @@ def location_alerts(dagster_url: str, outbox: Outbox, tick: Tick) -> None:
         tick.states[subject] = now
         name = entry["name"]
         if now == "fail":
-            # The message repeats the qualified class name ("dagster._core.errors.DagsterImportError: ..."): once is enough.
-            message = re.sub(r"^[\w.]+: ", "", error.get("message") or "", count=1)
-            detail = f"{error.get('className') or 'Error'}: {without_values(message)[:300]}"
+            detail = ": ".join(_error_line(error.get("className"), error.get("message") or ""))
             tick.alerts.append(Alert(
                 kind="location_error", severity=Severity.fail, title=f"Code location {name} failed to load; its feeds are not running",
                 cause=f"{subject}:fail:{dt.datetime.now(dt.UTC).isoformat()}", facts=(("Error", detail),),

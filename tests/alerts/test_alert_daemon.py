@@ -5,9 +5,6 @@ the Slack recorder shows each problem told once (not once per location) to the p
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -16,6 +13,7 @@ import pytest
 
 from carelake.settings import PROJECT_ROOT
 from tests.support.alerting import PAGERDUTY_ENV, PAGERDUTY_KEY, SLACK_TOKEN
+from tests.support.dagster_dev import dagster_dev, wait_until
 from tests.support.servers import free_port
 
 
@@ -61,16 +59,13 @@ def test_one_alert_location_tells_a_broken_location_and_a_failing_sensor_once(al
            "CARELAKE_DAGSTER_URL": f"http://127.0.0.1:{port}", "SLACK_BOT_TOKEN": SLACK_TOKEN, PAGERDUTY_ENV: PAGERDUTY_KEY}
     env.pop("CARELAKE_STRICT_SPECS", None)
     log = tmp_path / "dagster_dev.log"
-    with log.open("w") as out:
-        dev = subprocess.Popen([Path(sys.executable).with_name("dagster"), "dev", "-w", str(tmp_path / "workspace.yaml"), "-p", str(port)],
-                               env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
+    with dagster_dev(tmp_path / "workspace.yaml", env, tmp_path, log, port) as (_, dev):
         def told() -> dict[str, list[str]]:
             texts = [m["text"] for m in alert_http.slack if m["channel"] == "#data-platform"]
             return {"location": [t for t in texts if "Code location broken failed to load" in t],
                     "sensor": [t for t in texts if "Sensor carelake_spec_errors in feeds is failing" in t]}
 
-        _wait(lambda: dev.poll() is not None or all(told().values()), 420, "the location and sensor alerts", log)
+        wait_until(lambda: dev.poll() is not None or all(told().values()), 420, "the location and sensor alerts", log)
         assert dev.poll() is None, log.read_text()[-4000:]
         time.sleep(35)  # another alert tick (every 30 s): still told once
         found = told()
@@ -79,9 +74,3 @@ def test_one_alert_location_tells_a_broken_location_and_a_failing_sensor_once(al
         assert "Error: DagsterImportError: Encountered ImportError" in found["location"][0]
         assert "a dependency of this location is missing" not in found["location"][0]
         assert "Error: InvalidSpecs: 1 spec file(s) invalid, their feeds not loaded: testco/broken.yaml" in found["sensor"][0]
-    finally:
-        os.killpg(dev.pid, signal.SIGTERM)
-        try:
-            dev.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(dev.pid, signal.SIGKILL)

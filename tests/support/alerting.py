@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,7 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from carelake.settings import Settings
-from tests.support.servers import free_port
+from tests.support.servers import free_port, loopback_http
 
 SLACK_TOKEN = "xoxb-test-token"
 WEBHOOK_ENV, PAGERDUTY_ENV = "TEST_SLACK_WEBHOOK", "TEST_PAGERDUTY_KEY"
@@ -88,16 +88,12 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def alert_http() -> Iterator[Recorder]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), None)  # type: ignore[arg-type]
-    recorder = Recorder(f"http://127.0.0.1:{server.server_address[1]}")
-    server.RequestHandlerClass = _handler(recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name="alert-http")
-    thread.start()
-    try:
+    def recorder_of(url: str) -> tuple[Recorder, type[BaseHTTPRequestHandler]]:
+        recorder = Recorder(url)
+        return recorder, _handler(recorder)
+
+    with loopback_http(recorder_of, "alert-http") as recorder:
         yield recorder
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

@@ -18,6 +18,7 @@ import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -307,19 +308,31 @@ def _handler(api: HttpApi) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture(scope="session")
-def http_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpApi]:
-    root = tmp_path_factory.mktemp("http_api")
+@contextmanager
+def loopback_http(handler_of, name: str) -> Iterator:  # noqa: ANN001 - state -> BaseHTTPRequestHandler class
+    """An HTTP server on a free loopback port, in a thread: `handler_of(url)` gives the state the handler
+    records into (a dataclass with the server's URL) and the handler class; yields that state."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), None)  # type: ignore[arg-type]
-    api = HttpApi(f"http://127.0.0.1:{server.server_address[1]}", root)
-    server.RequestHandlerClass = _handler(api)
-    thread = threading.Thread(target=server.serve_forever, daemon=True, name="http-api")
+    state, server.RequestHandlerClass = handler_of(f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True, name=name)
     thread.start()
     try:
-        yield api
+        yield state
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def http_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpApi]:
+    root = tmp_path_factory.mktemp("http_api")
+
+    def api_of(url: str) -> tuple[HttpApi, type[BaseHTTPRequestHandler]]:
+        api = HttpApi(url, root)
+        return api, _handler(api)
+
+    with loopback_http(api_of, "http-api") as api:
+        yield api
 
 
 @pytest.fixture

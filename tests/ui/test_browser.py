@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +18,7 @@ from dagster._core.execution.backfill import BulkActionStatus
 from carelake.settings import PROJECT_ROOT
 from carelake.spec.loading import load_specs
 from tests.support.environment import IN_CI
-from tests.support.servers import free_port
+from tests.support.dagster_dev import dagster_dev, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As the machine notes say: without the background-networking flags Chromium dials out and is refused.
@@ -28,15 +26,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 BACKFILL = ["2026-10-05", "2026-10-06"]
 FEEDS = ["acme_health/claims", "acme_health/members"]
-
-
-def _wait(check, timeout: float, what: str):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := check():
-            return value
-        time.sleep(1)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def _graphql(base: str, query: str) -> dict:
@@ -71,25 +60,16 @@ def ui(tmp_path_factory) -> Iterator[tuple[str, dg.DagsterInstance, Path]]:
     demo = subprocess.run([carelake, "demo", *[a for f in FEEDS for a in ("--feed", f)]], env=env, cwd=PROJECT_ROOT,
                           capture_output=True, text=True, timeout=300, check=False)
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    port = free_port()
-    log = (root / "dagster_dev.log").open("w")
-    dev = subprocess.Popen([Path(sys.executable).with_name("dagster"), "dev", "-w", "workspace.yaml", "-p", str(port)],
-                           env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
     shots = root / "screenshots"
     shots.mkdir()
+    log = root / "dagster_dev.log"
     try:
-        _wait(lambda: dev.poll() is not None or _location_loaded(base), 120, "dagster dev to load the code location")
-        assert dev.poll() is None, (root / "dagster_dev.log").read_text()[-3000:]
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            yield base, instance, shots
+        with dagster_dev("workspace.yaml", env, PROJECT_ROOT, log) as (base, dev):
+            wait_until(lambda: dev.poll() is not None or _location_loaded(base), 120, "dagster dev to load the code location")
+            assert dev.poll() is None, log.read_text()[-3000:]
+            with dg.DagsterInstance.from_config(str(home)) as instance:
+                yield base, instance, shots
     finally:
-        os.killpg(dev.pid, signal.SIGTERM)
-        try:
-            dev.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(dev.pid, signal.SIGKILL)
-        log.close()
         print(f"screenshots: {shots}")
 
 
@@ -154,8 +134,8 @@ def test_a_backfill_from_the_ui_re_materializes_exactly_its_transformed_partitio
     page.screenshot(path=str(shots / "backfill_dialog.png"))
     dialog.get_by_role("button", name="Launch backfill").click()
 
-    backfill = _wait(lambda: next(iter(instance.get_backfills()), None), 60, "the backfill to be created")
-    done = _wait(lambda: (b := instance.get_backfill(backfill.backfill_id)).status != BulkActionStatus.REQUESTED and b, 240,
+    backfill = wait_until(lambda: next(iter(instance.get_backfills()), None), 60, "the backfill to be created")
+    done = wait_until(lambda: (b := instance.get_backfill(backfill.backfill_id)).status != BulkActionStatus.REQUESTED and b, 240,
                  "the backfill to finish")
     assert done.status == BulkActionStatus.COMPLETED_SUCCESS, done.status
     runs = instance.get_runs(dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
@@ -165,11 +145,11 @@ def test_a_backfill_from_the_ui_re_materializes_exactly_its_transformed_partitio
         new = [r for r in instance.fetch_materializations(transformed, limit=1000).records if r.storage_id not in before]
         return new if {r.partition_key for r in new} >= set(BACKFILL) else None
 
-    new = _wait(automated, 240, "automation to re-materialize the backfilled partitions' transformed partitions")
+    new = wait_until(automated, 240, "automation to re-materialize the backfilled partitions' transformed partitions")
     assert sorted(r.partition_key for r in new) == BACKFILL, "exactly the backfilled partitions, once each"
     for record in new:
         # The materialization is logged before its run finishes: wait for the run's end.
-        run = _wait(lambda r=record: (run := instance.get_run_by_id(r.run_id)).is_finished and run, 120, "the automation run to finish")
+        run = wait_until(lambda r=record: (run := instance.get_run_by_id(r.run_id)).is_finished and run, 120, "the automation run to finish")
         assert "dagster/asset_evaluation_id" in run.tags, "launched by automation"
         assert run.status == dg.DagsterRunStatus.SUCCESS and run.tags.get("dagster/backfill") != backfill.backfill_id
     # Nothing else was asked for: the demo's files, already landed, are not requested again by the arrival sensors.
@@ -195,7 +175,7 @@ def test_freshness_shows_the_state_the_sensor_recorded_with_its_level(page, ui):
         target = FreshnessTarget.of(specs[feed])
         key = dg.AssetCheckKey(target.asset_key("raw"), "freshness")
         # The sensor (running by default) records every table's state at its first tick.
-        record = _wait(lambda k=key: instance.event_log_storage.get_latest_asset_check_execution_by_key([k]).get(k), 240,
+        record = wait_until(lambda k=key: instance.event_log_storage.get_latest_asset_check_execution_by_key([k]).get(k), 240,
                        f"the freshness sensor's evaluation of {feed}")
         told = record.event.dagster_event.event_specific_data
         expected = judge_target(instance, target, dt.datetime.now(dt.UTC))["raw"]  # the demo's month is long past
