@@ -20,6 +20,7 @@ from carelake.formats.parquet import read_parquet
 from carelake.formats.sas import read_sas
 from carelake.formats.unpacking import PlainFile, unpack
 from carelake.formats.xml import read_xml
+from carelake.names import LINE_COLUMN
 from carelake.spec import SourceSpec
 
 Reader = Callable[[SourceSpec, Path, str], Reading]
@@ -50,11 +51,13 @@ def open_delivery(spec: SourceSpec, path: Path, name: str) -> Iterator[list[tupl
 def count_records(spec: SourceSpec, path: Path, name: str) -> int:
     """How many records a landed file delivers (what ingestion must account for), read independently.
 
-    Only the count is asked for, so polars skips building columns where it can (a CSV is counted
-    without parsing its fields), instead of materialising every value a second time.
+    Only `_line` is counted, on the streaming engine: batch by batch, no value kept. (`pl.len()` takes
+    polars' fast CSV count instead, which maps the whole file: a 2 GB delivery held 2.2 GB of RSS.)
     """
     with open_delivery(spec, path, name) as readings:
-        return sum(reading.frame.select(pl.len()).collect().item() for _, reading in readings)
+        return sum(
+            reading.frame.select(pl.col(LINE_COLUMN).count()).collect(engine="streaming").item() for _, reading in readings
+        )
 
 
 __all__ = ["READERS", "Reading", "count_records", "open_delivery", "read_plain"]

@@ -58,7 +58,7 @@ class PhiCategory(StrEnum):
 class Masking(StrEnum):
     """What the transformed layer does with a PHI column (`carelake/privacy/masking.py`)."""
 
-    hash = "hash"  # keyed HMAC-SHA256 of the normalised value: a 32-byte token, equal across feeds
+    hash = "hash"  # keyed HMAC-SHA256 of the normalised value: a 128-bit token (32 hex characters), equal across feeds
     redact = "redact"  # null
     year_only = "year_only"  # a date as its year
     age_90plus = "age_90plus"  # a birth date as its year, ages over 89 collapsed into 90

@@ -41,7 +41,7 @@ def test_age_90plus_of_a_birth_moment_uses_its_local_date():
 
 def test_a_datetime_token_is_the_token_of_its_local_iso_date():
     (token,) = apply(stamp("{category: date, masking: hash}"), [NEW_YEARS_EVE])
-    assert token == hmac.new(b"test-key", b"2019-12-31", hashlib.sha256).digest()
+    assert token == hmac.new(b"test-key", b"2019-12-31", hashlib.sha256).hexdigest()[:32]
 
 
 def test_transformed_types_of_datetime_columns():
