@@ -39,7 +39,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +54,8 @@ from deltalake import DeltaTable, Schema, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, CommitProperties
+
+from resources.delta_stats import STATS_COLUMNS_PROPERTY, file_stats
 
 from carelake.errors import without_values
 
@@ -178,8 +180,11 @@ def schema_evolution(uri: str, new: pa.Schema, column: str, allowed: Callable[[s
     )
 
 
-def create_table(uri: str, schema: pa.Schema, column: str, storage_options: dict[str, str] | None) -> None:
+def create_table(
+    uri: str, schema: pa.Schema, column: str, storage_options: dict[str, str] | None, stats_columns: Collection[str] = (),
+) -> None:
     """Create the table (version 0: schema and partitioning, no rows) unless it exists; safe under racing creators.
+    `stats_columns`: the only columns whose bounds the Delta log may hold (`resources/delta_stats.py`).
 
     The create is committed without retries: a creator that loses the put-if-absent of version 0
     fails, finds the winner's table and leaves it as it is (a retried create would be committed
@@ -190,6 +195,7 @@ def create_table(uri: str, schema: pa.Schema, column: str, storage_options: dict
     try:
         DeltaTable.create(
             uri, plain_types(schema), mode="error", partition_by=[column], storage_options=storage_options,
+            configuration={STATS_COLUMNS_PROPERTY: ",".join(stats_columns)} if stats_columns else None,
             commit_properties=CommitProperties(max_commit_retries=0),
         )
     except DeltaError:
@@ -276,9 +282,10 @@ class PartitionOverwrite:
     def __init__(
         self, uri: str, schema: pa.Schema, column: str, *, filters: list[tuple] | None, predicate: str,
         allowed: Callable[[str], bool], described: str, storage_options: dict[str, str] | None = None,
-        retries: CommitRetries = CommitRetries(),
+        retries: CommitRetries = CommitRetries(), stats_columns: Collection[str] = (),
     ):
         self.uri, self.column, self.filters, self.predicate = uri, column, filters, predicate
+        self.stats_columns = [c for c in stats_columns if c != column]
         self.allowed, self.described = allowed, described
         self.storage_options, self.retries = storage_options, retries
         self.conflicts_retried = 0
@@ -372,7 +379,7 @@ class PartitionOverwrite:
         for empty in (f for f in self.files if not f.rows):
             (self.root / empty.relative).unlink(missing_ok=True)
         with delta_errors(self.uri, self.described):
-            create_table(self.uri, self.schema, self.column, self.storage_options)
+            create_table(self.uri, self.schema, self.column, self.storage_options, self.stats_columns)
             attempt = (lambda: self._commit_local(files)) if self.local else (lambda: self._commit_remote(files))
             self.conflicts_retried = committed(attempt, self.retries, self.uri, self.described)
         self._committed = True
@@ -395,7 +402,7 @@ class PartitionOverwrite:
         actions = [
             AddAction(
                 path=f.relative, size=f.size, partition_values={self.column: f.partition}, modification_time=now,
-                data_change=True, stats=json.dumps({"numRecords": f.rows}),
+                data_change=True, stats=file_stats(self.root / f.relative, f.rows, self.stats_columns),
             )
             for f in files
         ]

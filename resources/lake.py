@@ -27,7 +27,7 @@ import hashlib
 import os
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,17 +170,21 @@ class DeltaLake(dg.ConfigurableResource):
             return staged.commit()
 
     @contextmanager
-    def overwrite(self, key: dg.AssetKey | Sequence[str], schema: pa.Schema, selection: PartitionSelection) -> Iterator[PartitionOverwrite]:
+    def overwrite(
+        self, key: dg.AssetKey | Sequence[str], schema: pa.Schema, selection: PartitionSelection, stats_columns: Collection[str] = (),
+    ) -> Iterator[PartitionOverwrite]:
         """New files for the selected partitions of a table, from polars sinks or Arrow batches.
 
         `commit()` replaces the selected partitions with them in one transaction; leaving the block
         without committing deletes them. Rows for a partition outside the selection are refused at
-        commit, without showing them.
+        commit, without showing them. `stats_columns`: the columns whose bounds the Delta log records
+        for file skipping (`resources/delta_stats.py`); never a column holding clear PHI.
         """
         uri = self.table_uri(key)
         staged = PartitionOverwrite(
             uri, schema, PARTITION_COLUMN, filters=_partition_filters(selection), predicate=selection.predicate(),
             allowed=selection.contains, described=str(selection), storage_options=self._options, retries=self._retries,
+            stats_columns=stats_columns,
         )
         with staged:
             yield staged

@@ -1,7 +1,7 @@
 """The transformed layer: raw rows mapped to the common model (`target` names), de-duplicated by
 primary key (the last delivered row of a key wins within a partition: the largest file name, then
 line), with every PHI column masked as the spec says (`carelake/privacy/masking.py`): transformed
-holds no PHI, and neither do its Delta statistics.
+holds no PHI, and neither do its Delta statistics (every column's bounds, for file skipping: masked values).
 
 It runs as a stream, like raw: memory is bounded by polars' streaming engine and the
 de-duplication bound (`carelake/layers/duplicates.py`), not by the partition's size.
@@ -49,7 +49,7 @@ def run_transformed(spec: SourceSpec, selection: PartitionSelection, lake: Delta
     raw = lake.scan(source, selection)
     before = lake.counts_by_partition(source, selection)
     schema = mapped(spec, raw, tokens).head(0).collect().to_arrow().schema
-    with tempfile.TemporaryDirectory(prefix="carelake-transformed-") as spill, lake.overwrite(target, schema, selection) as staged:
+    with tempfile.TemporaryDirectory(prefix="carelake-transformed-") as spill, lake.overwrite(target, schema, selection, schema.names) as staged:
         try:
             for stream in deduplicated(spec, raw, sum(before.values()), Path(spill)):
                 pl.collect_all([staged.sink(mapped(spec, stream, tokens))])
