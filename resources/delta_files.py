@@ -380,10 +380,21 @@ class PartitionOverwrite:
             (self.root / empty.relative).unlink(missing_ok=True)
         with delta_errors(self.uri, self.described):
             create_table(self.uri, self.schema, self.column, self.storage_options, self.stats_columns)
+            self._name_stats_columns()
             attempt = (lambda: self._commit_local(files)) if self.local else (lambda: self._commit_remote(files))
             self.conflicts_retried = committed(attempt, self.retries, self.uri, self.described)
         self._committed = True
         return sum(f.rows for f in files)
+
+    def _name_stats_columns(self) -> None:
+        """The table property the remote path's writer takes its statistics columns from, set to this
+        writer's (a spec whose PHI columns changed changes them): one list for both commit paths."""
+        if not self.stats_columns:
+            return
+        table = DeltaTable(self.uri, storage_options=self.storage_options)
+        wanted = ",".join(self.stats_columns)
+        if table.metadata().configuration.get(STATS_COLUMNS_PROPERTY) != wanted:
+            table.alter.set_table_properties({STATS_COLUMNS_PROPERTY: wanted})
 
     def _commit_local(self, files: list[StagedFile]) -> None:
         """One commit of the staged files on the latest version, without delta-rs' retries."""

@@ -149,3 +149,14 @@ def test_on_s3_delta_rs_writer_follows_the_same_stats_columns(tmp_path, s3_serve
         pl.DataFrame(DeltaTable(quarantine, storage_options=options).get_add_actions(flatten=True)).row(0, named=True),
     )
     assert not [v for v in CLEAR if v in log_text(raw, options) + log_text(quarantine, options)]
+
+
+def test_the_stats_columns_property_follows_the_writer_when_phi_columns_change(tmp_path):
+    lake = DeltaLake(root=str(tmp_path))
+    frame = pl.DataFrame({"_partition": [DAY], "A": ["a"], "B": ["b"]})
+    staged_write(lake, ["t"], frame, ["A", "B"])
+    staged_write(lake, ["t"], frame, ["A"])  # B annotated as PHI since
+    table = DeltaTable(lake.table_uri(["t"]))
+    assert table.metadata().configuration[STATS_COLUMNS_PROPERTY] == "A"
+    latest = add_actions(lake.table_uri(["t"]))
+    assert latest["min.A"] == "a" and latest["min.B"] is None
