@@ -55,9 +55,8 @@ from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.schema import PrimitiveType
 from deltalake.transaction import AddAction, CommitProperties
 
-from resources.delta_stats import STATS_COLUMNS_PROPERTY, file_stats
-
 from carelake.errors import without_values
+from resources.delta_stats import STATS_COLUMNS_PROPERTY, file_stats
 
 ROWS_PER_FILE = 4_000_000
 COMPRESSION = "snappy"
