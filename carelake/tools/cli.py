@@ -123,6 +123,7 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     import dagster as dg
 
     from carelake.tools.demo import format_masking, format_refusals, format_summary, run_demo
+    from resources.lake import DeltaLake
 
     logging.getLogger("dagster").setLevel(logging.WARNING)
     from carelake.tools.alerts import demo_alerts
@@ -133,7 +134,8 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
     if summaries:
         print(format_summary(summaries))
         demoed = {s.feed for s in summaries}
-        print("\n" + format_masking([loaded.spec for loaded in load_specs(settings.sources_dir) if loaded.spec.key in demoed]))
+        specs = [loaded.spec for loaded in load_specs(settings.sources_dir) if loaded.spec.key in demoed]
+        print("\n" + format_masking(specs, DeltaLake(root=settings.lake_root)))
         print("\n" + alerts)
     if refusals:
         print(("\n" if summaries else "") + format_refusals(refusals), file=sys.stderr if not summaries else sys.stdout)

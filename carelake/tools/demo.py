@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from carelake.errors import without_values
+from carelake.names import TRANSFORMED, table_key
 from carelake.settings import Settings
 from carelake.spec import Cadence, SourceSpec
 from carelake.spec.loading import load_specs
@@ -17,6 +18,7 @@ from carelake.tools.simulation import Simulator
 from platform_assets.assembly import build_definitions
 from platform_assets.partitions import partitions_for
 from resources.lake import DeltaLake
+from resources.selection import PartitionSelection
 
 
 @dataclass
@@ -86,14 +88,24 @@ def format_refusals(refusals: list[Refusal]) -> str:
     return "\n".join(["not demoed:", *(f"  {r.feed}: {r.reason}" for r in refusals)]) if refusals else ""
 
 
-def format_masking(specs: list) -> str:
-    """What the transformed layer did with each PHI column (the values stay in raw, the PHI zone)."""
-    lines = ["PHI in transformed (raw and quarantine keep the delivered values):"]
+def format_masking(specs: list, lake: DeltaLake | None = None) -> str:
+    """What the transformed layer did with each PHI column (the values stay in raw, the PHI zone), with
+    the masked values of the table's first row when `lake` is given (tokens, years, ZIP3s, nulls: no PHI)."""
+    lines = ["PHI in transformed (raw and quarantine keep the delivered values), as in its first row:"]
     for spec in specs:
-        masked = [f"{spec.transformed_names[c.name]}: {spec.masking_of(c).value}" for c in spec.columns if c.phi]
-        if masked:
-            lines.append(f"  {spec.key:24} " + ", ".join(masked))
+        phi = {spec.transformed_names[c.name]: spec.masking_of(c).value for c in spec.columns if c.phi}
+        if not phi:
+            continue
+        key, everything = table_key(TRANSFORMED, spec), PartitionSelection.everything()
+        first = lake.scan(key, everything).select(list(phi)).head(1).collect() if lake is not None and lake.exists(key) else None
+        row = first.row(0, named=True) if first is not None and first.height else {}
+        masked = [f"{name}: {how}" + (f" -> {_shown(row[name])}" if row else "") for name, how in phi.items()]
+        lines.append(f"  {spec.key:24} " + ", ".join(masked))
     return "\n".join(lines)
+
+
+def _shown(value: object) -> str:
+    return "null" if value is None else str(value)
 
 
 def format_summary(summaries: list[FeedSummary]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from carelake.spec.loading import load_specs
 from carelake.tools.cli import main
 from tests.support.environment import REPO_SOURCES
@@ -14,7 +16,9 @@ def test_the_demo_materializes_a_month_of_every_sample_feed(demo_home, capsys):
 
     out = capsys.readouterr().out
     rows = {fields[0]: fields for fields in map(str.split, out.splitlines()) if len(fields) == 8 and "/" in fields[0]}
-    assert "member_id: hash" in out and "first_name: redact" in out  # what masking did, said where the user looks
+    # What masking did, said where the user looks, with the masked values of a real row: a token, a null, a year.
+    assert re.search(r"member_id: hash -> [0-9a-f]{32}\b", out) and "first_name: redact -> null" in out, out
+    assert re.search(r"service_date: year_only -> 2026\b", out), out
     simulated = [s.spec.key for s in load_specs(REPO_SOURCES) if s.spec.start_date.isoformat() <= "2026-10-01"]
     for feed in simulated:
         if feed.startswith("cms_desynpuf"):
