@@ -14,7 +14,7 @@ from carelake.layers import LayerResult
 from carelake.layers.landed import LANDED_SCHEMA, run_landed
 from carelake.layers.raw import run_raw
 from carelake.layers.transformed import run_transformed
-from carelake.privacy.masking import KEY_VERSION_COLUMN, Tokens, has_tokens, masked_type
+from carelake.privacy.masking import KEY_VERSION_COLUMN, Tokens, has_tokens, masked_nullable, masked_type
 from carelake.names import FILE_COLUMN, LANDED, LAYERS, LINE_COLUMN, PARTITION_COLUMN, QUARANTINE, RAW, TRANSFORMED, RunTags, table_key
 from carelake.spec import SourceSpec
 from carelake.spec.loading import LoadedSpec
@@ -232,7 +232,8 @@ def _asset_specs(loaded: LoadedSpec, partitions_def: dg.PartitionsDefinition) ->
     ]
     transformed_columns = [
         dg.TableColumn(
-            names[c.name], str(masked_type(spec, c, polars_type(c))), description=col.description, constraints=col.constraints,
+            names[c.name], str(masked_type(spec, c, polars_type(c))), description=col.description,
+            constraints=dg.TableColumnConstraints(nullable=masked_nullable(spec, c)),
             tags={**col.tags, "masking": spec.masking_of(c).value} if c.phi else col.tags,
         )
         for c, col in zip(spec.columns, raw_columns, strict=True)

@@ -73,6 +73,12 @@ def masked_type(spec: SourceSpec, column: Column, delivered: pl.DataType) -> pl.
     return delivered
 
 
+def masked_nullable(spec: SourceSpec, column: Column) -> bool:
+    """Whether a column may be null in the transformed layer: a redacted column always is, a ZIP3 is where
+    the delivered ZIP has fewer than three digits."""
+    return column.nullable or spec.masking_of(column) in (Masking.redact, Masking.zip3)
+
+
 def has_tokens(spec: SourceSpec) -> bool:
     return any(spec.masking_of(c) is Masking.hash for c in spec.columns)
 

@@ -62,6 +62,18 @@ def test_every_spec_yields_three_assets_with_owners_groups_and_lineage(settings)
             assert lineage.deps_by_column[name][0].column_name == column.name
 
 
+def test_the_transformed_column_schema_says_what_masking_stores(settings):
+    """What the UI's column table shows: the masked type, the masking, and null where redaction puts null."""
+    schema = build_definitions(settings).resolve_asset_graph().get(
+        dg.AssetKey(["transformed", "acme_health", "members"])
+    ).metadata["dagster/column_schema"]
+    columns = {c.name: c for c in schema.columns}
+    assert (columns["member_id"].type, columns["member_id"].tags["masking"]) == ("String", "hash")
+    assert columns["member_id"].constraints.nullable is False
+    assert (columns["first_name"].tags["masking"], columns["first_name"].constraints.nullable) == ("redact", True)
+    assert (columns["birth_date"].type, columns["birth_date"].constraints.nullable) == ("Int32", False)
+
+
 @pytest.mark.parametrize(
     ("cadence", "count", "first_window"),
     [
