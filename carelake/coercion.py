@@ -20,6 +20,8 @@ ISO_DATETIME = ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:
 ISO_DATETIME_TEXT = "an ISO 8601 datetime (YYYY-MM-DDTHH:MM:SS, a space for T, optional .ffffff, optional Z or +HH:MM)"
 UTC = "UTC"
 QUARANTINE_COLUMNS = ["column", "rule", "reason", "value", "record"]
+# Those that may quote what was delivered (PHI): never in metadata, samples or Delta statistics.
+DELIVERED_TEXT_COLUMNS = ("reason", "value", "record")
 
 # Control characters a value may not hold: C0 but tab, line feed and carriage return; DEL; C1.
 CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pyarrow as pa
 
-from carelake.coercion import mark_rows, rejected_rows, split_rows, valid_rows
+from carelake.coercion import DELIVERED_TEXT_COLUMNS, mark_rows, rejected_rows, split_rows, valid_rows
 from carelake.errors import DeliveryError, MissingDeliveryError, without_values
 from carelake.formats import open_delivery
 from carelake.formats.frames import string_schema
@@ -122,7 +122,7 @@ def ingest(
     # File-skipping bounds for every column but the PHI ones (and quarantine's delivered text): the Delta log
     # shows no clear PHI, not even raw's.
     raw_stats = [n for n in raw_schema.names if n not in phi]
-    quarantine_stats = [n for n in quarantine_schema.names if n not in {"reason", "value", "record"}]
+    quarantine_stats = [n for n in quarantine_schema.names if n not in DELIVERED_TEXT_COLUMNS]
     with (
         lake.overwrite(raw_key, raw_schema, selection, raw_stats) as raw,
         lake.overwrite(quarantine_key, quarantine_schema, selection, quarantine_stats) as quarantine,
