@@ -12,6 +12,7 @@ import codecs
 import fnmatch
 import gzip
 import os
+import subprocess
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -171,14 +172,22 @@ def _decrypt(packaging: Packaging, path: Path, name: str, workdir: Path) -> Path
         raise DeliveryError(name, None, "the PGP key could not be imported", f"check the key in {packaging.pgp_key_env}")
     passphrase = env_secret(packaging.pgp_passphrase_env, "PGP key passphrase", required=False)
     target = workdir / "decrypted.bin"
-    with path.open("rb") as source:
-        result = gpg.decrypt_file(source, passphrase=passphrase, output=str(target))
+    try:
+        with path.open("rb") as source:
+            result = gpg.decrypt_file(source, passphrase=passphrase, output=str(target))
+    finally:
+        stop_gpg_agent(home)
     if not result.ok:
         raise DeliveryError(
             name, None, f"PGP decryption failed ({result.status})",
             "check that the file was encrypted to the key in the spec's pgp_key_env and is complete",
         )
     return target
+
+
+def stop_gpg_agent(home: Path) -> None:
+    """Stop the gpg-agent gpg started for `home` (it would linger until it noticed its folder gone)."""
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], check=False, capture_output=True)
 
 
 _MAGIC = {

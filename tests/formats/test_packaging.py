@@ -11,6 +11,7 @@ import pytest
 import zstandard
 
 from carelake.errors import DeliveryError
+from carelake.formats.unpacking import stop_gpg_agent
 from tests.support.deliveries import ingest_file
 from tests.support.specs import spec_of
 
@@ -104,11 +105,12 @@ def test_a_line_longer_than_the_limit_fails_without_reading_it_into_memory(tmp_p
         ingest_file(tmp_path, spec("{max_line_bytes: 1024}"), "feed_20250302.csv", content)
 
 
-def test_pgp_encrypted_files_are_decrypted_with_the_key_from_the_environment(tmp_path, monkeypatch):
+def test_pgp_encrypted_files_are_decrypted_with_the_key_from_the_environment(tmp_path, monkeypatch, request):
     import gnupg
     home = tmp_path / "sender"
     home.mkdir(mode=0o700)
     gpg = gnupg.GPG(gnupghome=str(home))
+    request.addfinalizer(lambda: stop_gpg_agent(home))
     key = gpg.gen_key(gpg.gen_key_input(key_type="EDDSA", key_curve="ed25519", subkey_type="ECDH", subkey_curve="cv25519",
                                         name_email="feeds@testco.example", no_protection=True))
     assert key.fingerprint, key.stderr

@@ -9,9 +9,11 @@ import shutil
 import tempfile
 import zipfile
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+from carelake.formats.unpacking import stop_gpg_agent
 from carelake.names import QUARANTINE, table_key
 from carelake.tools.simulation import Fault, FaultRates, Simulator
 from platform_assets.feeds import asset_key
@@ -143,6 +145,7 @@ def test_pgp_deliveries_are_encrypted_to_the_key_the_pipeline_decrypts_with(sett
     # A short home: gpg-agent's socket path must fit in ~100 characters, pytest's tmp_path may not.
     home = tempfile.mkdtemp(prefix="gpg-")
     request.addfinalizer(lambda: shutil.rmtree(home, ignore_errors=True))
+    request.addfinalizer(lambda: stop_gpg_agent(Path(home)))
     gpg = gnupg.GPG(gnupghome=home)
     key = gpg.gen_key(gpg.gen_key_input(key_type="EDDSA", key_curve="ed25519", subkey_type="ECDH", subkey_curve="cv25519",
                                         name_email="feeds@simco.example", no_protection=True))

@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import zstandard
 
+from carelake.formats.unpacking import stop_gpg_agent
 from carelake.secrets import MissingCredential, env_secret
 from carelake.spec import Packaging, SourceSpec
 
@@ -93,10 +94,13 @@ def encrypt(packaging: Packaging, name: str, data: bytes) -> bytes:
     with tempfile.TemporaryDirectory(prefix="carelake-sim-gpg-") as home:
         Path(home).chmod(0o700)
         gpg = gnupg.GPG(gnupghome=home)
-        imported = gpg.import_keys(key)
-        if not imported.count:
-            raise ValueError(f"{name}: the key in {packaging.pgp_key_env} could not be imported ({imported.stderr[-200:]})")
-        result = gpg.encrypt(data, imported.fingerprints[0], armor=False, always_trust=True)
+        try:
+            imported = gpg.import_keys(key)
+            if not imported.count:
+                raise ValueError(f"{name}: the key in {packaging.pgp_key_env} could not be imported ({imported.stderr[-200:]})")
+            result = gpg.encrypt(data, imported.fingerprints[0], armor=False, always_trust=True)
+        finally:
+            stop_gpg_agent(Path(home))
         if not result.ok:
             raise ValueError(f"{name}: PGP encryption failed ({result.status})")
         return result.data
