@@ -33,7 +33,6 @@ Concurrent writers (measured with two processes racing on one table, see tests/t
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 import tempfile
@@ -183,23 +182,30 @@ def create_table(
     uri: str, schema: pa.Schema, column: str, storage_options: dict[str, str] | None, stats_columns: Collection[str] = (),
 ) -> None:
     """Create the table (version 0: schema and partitioning, no rows) unless it exists; safe under racing creators.
-    `stats_columns`: the only columns whose bounds the Delta log may hold (`resources/delta_stats.py`).
+    `stats_columns`: the only columns whose bounds the Delta log may hold (`resources/delta_stats.py`), kept
+    as the table property the remote path's writer takes them from; an existing table's is set to them
+    when they changed (a spec whose PHI columns changed), so both commit paths use one list.
 
     The create is committed without retries: a creator that loses the put-if-absent of version 0
     fails, finds the winner's table and leaves it as it is (a retried create would be committed
     again at version 1, with the first writer's rows kept beside the second's).
     """
-    if DeltaTable.is_deltatable(uri, storage_options=storage_options):
-        return
-    try:
-        DeltaTable.create(
-            uri, plain_types(schema), mode="error", partition_by=[column], storage_options=storage_options,
-            configuration={STATS_COLUMNS_PROPERTY: ",".join(stats_columns)} if stats_columns else None,
-            commit_properties=CommitProperties(max_commit_retries=0),
-        )
-    except DeltaError:
-        if not DeltaTable.is_deltatable(uri, storage_options=storage_options):
-            raise  # not a lost race: delta_errors reports it without rows
+    wanted = ",".join(stats_columns)
+    if not DeltaTable.is_deltatable(uri, storage_options=storage_options):
+        try:
+            DeltaTable.create(
+                uri, plain_types(schema), mode="error", partition_by=[column], storage_options=storage_options,
+                configuration={STATS_COLUMNS_PROPERTY: wanted} if wanted else None,
+                commit_properties=CommitProperties(max_commit_retries=0),
+            )
+            return
+        except DeltaError:
+            if not DeltaTable.is_deltatable(uri, storage_options=storage_options):
+                raise  # not a lost race: delta_errors reports it without rows
+    if wanted:
+        table = DeltaTable(uri, storage_options=storage_options)
+        if table.metadata().configuration.get(STATS_COLUMNS_PROPERTY) != wanted:
+            table.alter.set_table_properties({STATS_COLUMNS_PROPERTY: wanted})
 
 
 @dataclass(frozen=True)
@@ -379,21 +385,10 @@ class PartitionOverwrite:
             (self.root / empty.relative).unlink(missing_ok=True)
         with delta_errors(self.uri, self.described):
             create_table(self.uri, self.schema, self.column, self.storage_options, self.stats_columns)
-            self._name_stats_columns()
             attempt = (lambda: self._commit_local(files)) if self.local else (lambda: self._commit_remote(files))
             self.conflicts_retried = committed(attempt, self.retries, self.uri, self.described)
         self._committed = True
         return sum(f.rows for f in files)
-
-    def _name_stats_columns(self) -> None:
-        """The table property the remote path's writer takes its statistics columns from, set to this
-        writer's (a spec whose PHI columns changed changes them): one list for both commit paths."""
-        if not self.stats_columns:
-            return
-        table = DeltaTable(self.uri, storage_options=self.storage_options)
-        wanted = ",".join(self.stats_columns)
-        if table.metadata().configuration.get(STATS_COLUMNS_PROPERTY) != wanted:
-            table.alter.set_table_properties({STATS_COLUMNS_PROPERTY: wanted})
 
     def _commit_local(self, files: list[StagedFile]) -> None:
         """One commit of the staged files on the latest version, without delta-rs' retries."""
