@@ -8,7 +8,6 @@ import pytest
 from carelake.layers.raw import ingest
 from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
-from tests.support.servers import S3_KEY, S3_SECRET
 from tests.support.specs import spec_of
 
 KEY = ["raw", "testco", "stream"]
@@ -63,10 +62,7 @@ def test_ingest_into_a_lake_on_s3_replaces_the_partition_in_both_tables(tmp_path
     """A lake root on an S3-compatible server (SeaweedFS): files are staged locally, then committed remotely."""
     lake = DeltaLake(
         root=f"s3://{s3_server.new_bucket()}/lake",
-        storage_options={
-            "AWS_ENDPOINT_URL": s3_server.endpoint_url, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-            "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true", "AWS_S3_ALLOW_UNSAFE_RENAME": "true",
-        },
+        storage_options=s3_server.storage_options(),
     )
     spec = spec_of("format: {kind: csv}\n", "columns:\n  - {name: ID, nullable: false}\n  - {name: DAY, type: date, input_format: '%Y%m%d'}\n")
     landed = tmp_path / "feed_20250302.csv"

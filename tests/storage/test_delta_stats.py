@@ -16,7 +16,6 @@ from resources.lake import DeltaLake
 from resources.selection import PartitionSelection
 from tests.support.deliveries import deliver
 from tests.support.runs import failure_message, feed_def, materialize
-from tests.support.servers import S3_KEY, S3_SECRET
 from tests.support.specs import write_spec
 
 DAY = "2026-01-01"
@@ -133,10 +132,7 @@ def test_raw_and_quarantine_logs_hold_bounds_of_every_column_but_the_phi_ones(se
 
 def test_on_s3_delta_rs_writer_follows_the_same_stats_columns(tmp_path, s3_server):
     """A remote root commits through delta-rs' own writer, which honours the table property."""
-    options = {
-        "AWS_ENDPOINT_URL": s3_server.endpoint_url, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-        "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true", "AWS_S3_ALLOW_UNSAFE_RENAME": "true",
-    }
+    options = s3_server.storage_options()
     lake = DeltaLake(root=f"s3://{s3_server.new_bucket()}/lake", storage_options=options)
     spec = SourceSpec.model_validate(yaml.safe_load("provider: testco\ntable: members\n" + MEMBERS))
     landed = tmp_path / "members_20260102.csv"

@@ -75,6 +75,13 @@ class S3Server:
         ).create_bucket(Bucket=name)
         return name
 
+    def storage_options(self) -> dict[str, str]:
+        """delta-rs storage options for a lake root on this server."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+            "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true", "AWS_S3_ALLOW_UNSAFE_RENAME": "true",
+        }
+
     def channel(self, bucket: str, prefix: str | None = None) -> dict:
         """A spec's s3 channel on this server, naming the credential variables `s3_env` sets."""
         return {"kind": "s3", "bucket": bucket, **({"prefix": prefix} if prefix is not None else {}),
