@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,8 @@ from pathlib import Path
 
 import polars as pl
 import yaml
+
+from peak_memory import peak_rss_mb  # bench/ is the script's folder, first on sys.path
 
 # The feed's fixed part; format and columns are appended by `_spec`.
 SPEC_BASE = """
@@ -149,17 +150,8 @@ def worker(kind: str, fixed: bool, path: Path, out: Path) -> dict:
         )
         result = {"rows_in": tally.rows_in, "rows_raw": tally.rows_raw, "rows_quarantined": tally.rows_quarantined}
     result["seconds"] = time.perf_counter() - start
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     return result
-
-
-def _peak_rss_mb() -> float:
-    """This process's own peak RSS: `VmHWM`, not `ru_maxrss`, which a child inherits from its parent at
-    fork (the parent generated the file with polars, so every step read at least its peak)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(kind: str, fixed: bool, path: Path) -> dict:

@@ -39,6 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from peak_memory import peak_rss_mb  # bench/ is the script's folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 FEED = ("acme_health", "claims")
 PARTITION = "2026-10-01"
@@ -122,18 +124,10 @@ def worker(step: str, work: Path) -> dict:
         checks = run.get_asset_check_evaluations()
         result["checks"] = f"{sum(c.passed for c in checks)}/{len(checks)}"
     result["seconds"] = time.perf_counter() - started
-    result["peak_rss_mb"] = _peak_rss_mb()
+    result["peak_rss_mb"] = peak_rss_mb()
     # ru_maxrss survives fork + exec on Linux: it is at least the parent's peak when it forked.
     result["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
-
-
-def _peak_rss_mb() -> float:
-    """This process's own peak RSS (VmHWM: the high-water mark of its memory since exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(step: str, work: Path) -> dict:
